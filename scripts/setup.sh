@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create .venv and install linktrack with its pinned dependencies (idempotent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.linktrack-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "linktrack: installing dependencies into .venv (log: .venv/install.log)" >&2
+  if ! { .venv/bin/python -m pip install --upgrade pip &&
+         .venv/bin/python -m pip install -e '.[dev]'; } > .venv/install.log 2>&1; then
+    tail -30 .venv/install.log >&2
+    exit 1
+  fi
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,43 @@
+"""Small helpers shared by tests (not fixtures)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from linktrack.core.compose import Composed, MemoryLinkTable, Message, Tracking
+from linktrack.core.settings import TrackingSettings
+from linktrack.core.tokens import ClickToken, KeyRing, SigningKey, split_path
+
+KEYS = KeyRing([SigningKey("t1", b"test-secret")])
+
+
+def tracking(
+    settings: TrackingSettings | None = None,
+    *,
+    delivery_id: str = "dlv1",
+    links: MemoryLinkTable | None = None,
+    cio_id: str | None = "cio123",
+    scope: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Tracking:
+    return Tracking(
+        settings=settings or TrackingSettings(tracking_domain="t.example.com", add_cio_id=False),
+        signer=KEYS.signer(),
+        delivery_id=delivery_id,
+        links=links if links is not None else MemoryLinkTable(),
+        cio_id=cio_id,
+        scope=scope or {},
+        **kwargs,
+    )
+
+
+def compose(message: Message, **kwargs: Any) -> Composed:
+    return message.compose(tracking(**kwargs))
+
+
+def decode(url: str) -> ClickToken:
+    """Verify a tracked click URL and return what it carries."""
+    kind, payload, signature = split_path(urlsplit(url).path)
+    assert kind == "c"
+    return KEYS.verify_click(payload, signature)

@@ -1,0 +1,102 @@
+"""The `linktrack` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import shared_dir
+
+ENV = {**os.environ, "LINKTRACK_SECRET": "cli-test-secret"}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "linktrack.entrypoints.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env or ENV,
+        timeout=60,
+    )
+
+
+def test_rewrite_links_and_decode(tmp_path: Path) -> None:
+    page = tmp_path / "m.html"
+    page.write_text('<p><a href="https://x.example/a?b=1&amp;c=2">a</a></p>', encoding="utf-8")
+    settings = tmp_path / "s.json"
+    settings.write_text(
+        json.dumps(
+            {
+                "tracking_domain": "t.example.com",
+                "url_params": {"utm_source": "cli"},
+                "add_cio_id": False,
+                "open_tracking": False,
+            }
+        ),
+        encoding="utf-8",
+    )
+    out = run("rewrite", str(page), "--settings", str(settings))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith('<p><a href="https://t.example.com/e/c/')
+    links = json.loads(run("rewrite", str(page), "--settings", str(settings), "--links").stdout)
+    assert links[0]["url"] == "https://x.example/a?b=1&c=2"
+    decoded = run("decode", links[0]["tracked_url"])
+    assert decoded.returncode == 0
+    data = json.loads(decoded.stdout)
+    assert data["href"] == "https://x.example/a?b=1&c=2&utm_source=cli"
+    assert data["link_id"] == 1 and data["position"] == 1
+
+
+def test_decode_rejects_tampered_and_other_keys(tmp_path: Path) -> None:
+    page = tmp_path / "m.html"
+    page.write_text('<a href="https://x.example/">a</a>', encoding="utf-8")
+    url = json.loads(run("rewrite", str(page), "--links").stdout)[0]["tracked_url"]
+    tampered = url[:-1] + ("0" if url[-1] != "0" else "1")
+    bad = run("decode", tampered)
+    assert bad.returncode == 1 and "not a valid tracked URL" in bad.stderr
+    other = run("decode", url, env={**ENV, "LINKTRACK_SECRET": "another"})
+    assert other.returncode == 1
+    assert run("decode", "https://x.example/nothing").returncode == 1
+
+
+def test_render_with_person_and_trigger(tmp_path: Path) -> None:
+    template = tmp_path / "t.html"
+    template.write_text(
+        '<html><body>Hi {{ customer.first_name }} <a href="{{ trigger.url }}">go</a></body></html>',
+        encoding="utf-8",
+    )
+    person = tmp_path / "p.json"
+    person.write_text(json.dumps({"first_name": "Ada", "cio_id": "abc9"}), encoding="utf-8")
+    trigger = tmp_path / "tr.json"
+    trigger.write_text(json.dumps({"url": "https://x.example/r"}), encoding="utf-8")
+    out = run("render", str(template), "--person", str(person), "--trigger", str(trigger))
+    assert out.returncode == 0, out.stderr
+    assert "Hi Ada " in out.stdout and "/e/o/" in out.stdout
+    url = out.stdout.split('href="')[1].split('"')[0]
+    assert json.loads(run("decode", url).stdout)["href"] == "https://x.example/r?_cio_id=abc9"
+
+
+def test_unset_secret_warns_and_errors_are_clear(tmp_path: Path) -> None:
+    env = {k: v for k, v in ENV.items() if k != "LINKTRACK_SECRET"}
+    template = tmp_path / "t.html"
+    template.write_text("line one\n{% if %}", encoding="utf-8")
+    person = tmp_path / "p.json"
+    person.write_text("{}", encoding="utf-8")
+    out = run("render", str(template), "--person", str(person), env=env)
+    assert out.returncode == 2
+    assert "line 2" in out.stderr and "Traceback" not in out.stderr
+    missing = run("rewrite", str(tmp_path / "nope.html"), env=env)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+    ok = tmp_path / "ok.html"
+    ok.write_text("<a href='https://x.example'>x</a>", encoding="utf-8")
+    assert "LINKTRACK_SECRET is not set" in run("rewrite", str(ok), env=env).stderr
+
+
+def test_rewrite_a_corpus_file() -> None:
+    path = next(iter(sorted((shared_dir() / "corpus" / "email").rglob("*.html"))))
+    out = run("rewrite", str(path))
+    assert out.returncode == 0
+    assert "/e/c/" in out.stdout
