@@ -12,6 +12,7 @@ Usage: python benchmarks/compose_bench.py [--recipients 3000] [--repeat 5]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -28,7 +29,12 @@ SETTINGS = TrackingSettings(
 
 
 def build_email(products: int = 31) -> str:
-    """A newsletter as real email builders emit it: nested tables, inline CSS."""
+    """A newsletter as real email builders emit it: nested tables, inline CSS.
+
+    Personalised like a real send: greeting and title, a plan conditional, the
+    name in every fourth product blurb, a loop of recently viewed items, the
+    account link and the unsubscribe link (about a dozen Liquid outputs).
+    """
     head = """<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
 <html xmlns="http://www.w3.org/1999/xhtml" xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office">
 <head><meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
@@ -57,12 +63,13 @@ Hi {{ customer.first_name | default: "there" }}, here is what is new this week.
 """
     rows = []
     for i in range(products):
+        who = '{{ customer.first_name | default: "friend" }}' if i % 4 == 0 else "you"
         rows.append(
             f"""<tr><td class="col" style="padding:12px 24px;border-top:1px solid #eeeeee;">
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"><tr>
 <td width="120" valign="top" style="padding-right:16px;"><img src="https://cdn.example.com/p/{1000 + i}.jpg" width="120" height="120" alt="Product {i}" style="display:block;border:0;border-radius:6px;" /></td>
 <td valign="top" style="font-size:14px;line-height:21px;color:#555555;"><p style="margin:0 0 6px 0;font-size:17px;font-weight:bold;color:#222222;">Product number {i} &mdash; limited edition</p>
-<p style="margin:0 0 8px 0;">A carefully made thing that people like you (yes, {{{{ customer.first_name | default: "friend" }}}}) have been buying all week. Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur.</p>
+<p style="margin:0 0 8px 0;">A carefully made thing that people like you (yes, {who}) have been buying all week. Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur.</p>
 <table role="presentation" cellpadding="0" cellspacing="0" border="0" style="margin:0 0 8px 0;"><tr><td style="font-size:12px;color:#999999;padding:2px 8px 2px 0;">SKU {1000 + i}</td><td style="font-size:12px;color:#999999;padding:2px 8px;border-left:1px solid #dddddd;">In stock</td><td style="font-size:12px;color:#2a9d8f;padding:2px 8px;border-left:1px solid #dddddd;font-weight:bold;">-{10 + i % 40}% this week</td></tr></table>
 <p style="margin:0 0 8px 0;font-size:13px;color:#777777;">Ships in 2&ndash;3 days &middot; Free returns within 30 days &middot; Rated 4.{i % 10}/5 by {120 + i * 7} customers &middot; Materials: recycled cotton, organic dyes, stitched by hand in small batches so no two are exactly alike.</p>
 <a href="https://shop.example.com/p/{1000 + i}?color=red&amp;size=m" style="color:#d62828;font-weight:bold;text-decoration:none;"{' data-cio-tag="featured"' if i < 3 else ""}>View product &rarr;</a></td>
@@ -96,7 +103,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cpu", type=int, help="pin the benchmark to this CPU")
     args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
 
     import lxml.html
 
@@ -153,15 +163,24 @@ def main() -> None:
         lxml.html.tostring(lxml.html.document_fromstring(html))
 
     per_compose = median_seconds(compose_one, args.repeat, args.recipients)
-    per_rewrite = median_seconds(rewrite_one, args.repeat, max(200, args.recipients // 4))
-    per_lxml = median_seconds(lxml_round_trip, args.repeat, max(200, args.recipients // 4))
+    # Rewrite and the lxml baseline alternate round by round, so a noisy neighbour
+    # slows both alike; the ratio is the median of the per-round ratios.
+    rounds = []
+    number = max(200, args.recipients // 4)
+    for _ in range(args.repeat * 2):
+        rewrite = median_seconds(rewrite_one, 1, number)
+        baseline = median_seconds(lxml_round_trip, 1, number)
+        rounds.append((rewrite, baseline, baseline / rewrite))
+    per_rewrite = statistics.median(r[0] for r in rounds)
+    per_lxml = statistics.median(r[1] for r in rounds)
+    ratio = statistics.median(r[2] for r in rounds)
     print(
         f"compose (Liquid + rewrite + sign): {1 / per_compose:,.0f} messages/s "
         f"({per_compose * 1e6:,.0f} us/message, one core)"
     )
     print(f"rewrite + sign (no Liquid): {per_rewrite * 1e6:,.0f} us/message")
     print(f"lxml parse + serialize baseline: {per_lxml * 1e6:,.0f} us/message")
-    print(f"ratio: rewrite + sign is {per_lxml / per_rewrite:.1f}x faster than the lxml round trip")
+    print(f"ratio: rewrite + sign is {ratio:.1f}x faster than the lxml round trip")
 
 
 if __name__ == "__main__":

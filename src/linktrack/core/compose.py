@@ -20,20 +20,51 @@ from liquid import BoundTemplate
 
 from linktrack.core import cio_link_tag, htmlscan, textlinks
 from linktrack.core.settings import TrackingSettings
-from linktrack.core.templating import compile_liquid, compiled_value, render_liquid
+from linktrack.core.templating import (
+    OutputWatch,
+    compile_liquid,
+    compiled_value,
+    current_watch,
+    render_liquid,
+)
 from linktrack.core.tokens import DeliverySigner, Signer
 from linktrack.core.urls import UrlKind, add_params, classify, looks_secret
 
 Channel = Literal["email", "sms", "whatsapp", "push", "in_app"]
 Kind = Literal["html", "text"]
 
-_OPEN, _MID, _CLOSE = "\ue000", "\ue001", "\ue002"
-# cio_link output in text parts is fenced so the text rewriter leaves it alone.
-_DONE_OPEN, _DONE_CLOSE = "\ue004", "\ue005"
-_DONE = re.compile("\ue004([^\ue005]*)\ue005")
-_MARKERS = frozenset(_OPEN + _MID + _CLOSE + _DONE_OPEN + _DONE_CLOSE)
-_MARKED = re.compile("\ue000(\\d+)\ue001([^\ue000\ue001\ue002]*)\ue002")
-_A_START = re.compile(r"<a[\s/>]", re.IGNORECASE)
+
+@dataclass(frozen=True, slots=True)
+class _Markers:
+    """Invisible characters that wrap href values in a template, absent from its source.
+
+    `open n mid value close` marks link n; `done_open … done_close` fences what
+    cio_link already rendered in a text part, so it is not tracked twice.
+    """
+
+    open: str
+    mid: str
+    close: str
+    done_open: str
+    done_close: str
+    marked: re.Pattern[str]
+    done: re.Pattern[str]
+
+    @classmethod
+    def for_source(cls, source: str) -> _Markers:
+        # Private-use blocks of 5 characters; the first one the template does not use.
+        for base in range(0xE000, 0xF8FF - 5, 5):
+            chars = [chr(base + i) for i in range(5)]
+            if not any(ch in source for ch in chars):
+                o, m, c, do, dc = chars
+                return cls(
+                    o, m, c, do, dc,
+                    re.compile(f"{o}(\\d+){m}([^{o}{m}{c}]*){c}"),
+                    re.compile(f"{do}([^{dc}]*){dc}"),
+                )  # fmt: skip
+        raise ValueError("template uses every private-use character")
+
+
 _BODY_END = re.compile(r"</body", re.IGNORECASE)
 _LIQUID = ("{{", "{%")
 _CIO_PLACEHOLDER = "__linktrack_cio_id__"
@@ -45,8 +76,9 @@ _PIXEL = (
 
 
 _TRACK, _NO_PROTOCOL, _LEAVE = 0, 1, 2
-# (code, url, destination head, tail, link key, link_id, looks secret)
-_Plan = tuple[int, str, str, str, str, int, bool]
+_POSITION_ENDS = [b"%d}" % position for position in range(512)]
+# (code, url, destination head, tail, link key, link_id, looks secret, JSON head, JSON tail)
+_Plan = tuple[int, str, str, str, str, int, bool, bytes, bytes]
 
 
 class LinkTable(Protocol):
@@ -116,11 +148,13 @@ class Tracking:
     _base: str = ""
     _delivery_signer: DeliverySigner = field(init=False)
     with_cio_id: bool = False
+    _cio_json: bytes = b""
 
     def __post_init__(self) -> None:
         self._base = self.settings.base_url
-        self._delivery_signer = self.signer.for_delivery(self.delivery_id)
+        self._delivery_signer = self.signer.for_delivery(self.delivery_id, self._base)
         self.with_cio_id = bool(self.settings.add_cio_id and self.cio_id)
+        self._cio_json = orjson.dumps(self.cio_id or "")[1:-1]
 
     @property
     def params(self) -> tuple[tuple[str, str], ...]:
@@ -149,7 +183,7 @@ class Tracking:
         self, key: str, tag: str | None, url: str, href: str, position: int, secret: bool
     ) -> str:
         link_id = self.links.link_id(key, url, tag)
-        tracked = self._base + self._delivery_signer.click_path(href, link_id, position)
+        tracked = self._delivery_signer.click_path(href, link_id, position)
         if self.shorten is not None:
             tracked = self.shorten(tracked)
         self.found.append(_new_link((link_id, key, tag, url, href, position, tracked)))
@@ -180,9 +214,14 @@ class Tracking:
     def open_url(self) -> str:
         return self._base + self.signer.open_path(self.delivery_id)
 
-    def cio_link_fenced(self, key: str, url: str, track: bool, url_params: bool) -> str:
-        """`cio_link` in a text part: fenced so the text rewriter does not track it again."""
-        return f"{_DONE_OPEN}{self.cio_link(key, url, track, url_params)}{_DONE_CLOSE}"
+    def fenced_cio_link(self, markers: _Markers) -> cio_link_tag.LinkHook:
+        """`cio_link` for a text part: fenced so the text rewriter does not track it again."""
+
+        def hook(key: str, url: str, track: bool, url_params: bool) -> str:
+            rendered = self.cio_link(key, url, track, url_params)
+            return f"{markers.done_open}{rendered}{markers.done_close}"
+
+        return hook
 
     def cio_link(self, key: str, url: str, track: bool, url_params: bool) -> str:
         """What `{% cio_link %}` renders: the tracked URL, or the destination."""
@@ -208,6 +247,7 @@ class _Anchor:
     quote: str
     passthrough: bool  # the href is produced by cio_link: already handled
     index: int = -1  # position in the template's anchor list; -1: found after rendering
+    is_a: bool = True  # an <a> (not an Outlook VML shape)
 
 
 class Template:
@@ -216,8 +256,7 @@ class Template:
     def __init__(
         self, source: str, kind: Kind = "html", *, liquid: bool = True, what: str = "body"
     ):
-        if _MARKERS.intersection(source):
-            source = "".join(ch for ch in source if ch not in _MARKERS)
+        self._m = _Markers.for_source(source)
         self.kind = kind
         self.liquid = liquid
         self.what = what
@@ -227,12 +266,10 @@ class Template:
         ] = {}
         marked = self._mark_html(source) if kind == "html" else self._mark_text(source)
         self._marked = marked
-        self._static_unmarked = (
-            len(_A_START.findall(marked)) - marked.count(_OPEN) if kind == "html" else 0
-        )
         self._compiled: BoundTemplate | None = compile_liquid(marked, what) if liquid else None
         # Without Liquid the output is the marked source itself: find the edits once.
-        self._literal_edits = None if liquid else self._edits(marked)
+        self._literal = None if liquid or kind != "html" else self._split(marked)
+        self._watch = OutputWatch()
 
     # -- preparing ---------------------------------------------------------------------
 
@@ -247,11 +284,12 @@ class Template:
                             self._anchor_span(inner, source, item.data_start, spans)
                 continue
             self._anchor_span(item, source, 0, spans)
+        m = self._m
         out, last = [], 0
         for start, end, anchor in spans:
             out.append(source[last:start])
             index = len(self._anchors)
-            out.append(f"{_OPEN}{index}{_MID}{source[start:end]}{_CLOSE}")
+            out.append(f"{m.open}{index}{m.mid}{source[start:end]}{m.close}")
             self._anchors.append(replace(anchor, index=index))
             last = end
         out.append(source[last:])
@@ -269,41 +307,21 @@ class Template:
             return
         start, end = href.value_start + offset, href.value_end + offset
         raw = source[start:end]
-        klass = tag.get("class")
-        classes = klass.value.split() if klass else []
-        cio_tag_attr = tag.get("data-cio-tag")
-        cio_tag = (
-            cio_tag_attr.value.strip() if cio_tag_attr and cio_tag_attr.value.strip() else None
-        )
         has_liquid = self.liquid and any(m in raw for m in _LIQUID)
-        key: str | None = None
-        if cio_tag:
-            key = f"tag:{cio_tag}"
-        elif has_liquid:
-            key = f"tpl:{raw.strip()}"
-        spans.append(
-            (
-                start,
-                end,
-                _Anchor(
-                    key=key,
-                    tag=cio_tag,
-                    untracked="untracked" in classes,
-                    no_params="disable-url-params" in classes,
-                    quote=href.quote,
-                    passthrough=has_liquid and "cio_link" in raw,
-                ),
-            )
-        )
+        anchor = _anchor_of(tag, href.quote)
+        if has_liquid and anchor.key is None:
+            anchor = replace(anchor, key=f"tpl:{raw.strip()}")
+        spans.append((start, end, replace(anchor, passthrough=has_liquid and "cio_link" in raw)))
 
     def _mark_text(self, source: str) -> str:
+        m = self._m
         out, last = [], 0
         for start, end, is_expr in textlinks.candidates(source, liquid=self.liquid):
             out.append(source[last:start])
             raw = source[start:end]
             key = f"tpl:{raw.strip()}" if is_expr or any(m in raw for m in _LIQUID) else None
             index = len(self._anchors)
-            out.append(f"{_OPEN}{index}{_MID}{raw}{_CLOSE}")
+            out.append(f"{m.open}{index}{m.mid}{raw}{m.close}")
             self._anchors.append(_Anchor(key, None, False, False, "", False, index))
             last = end
         out.append(source[last:])
@@ -316,52 +334,48 @@ class Template:
         if self._compiled is None:
             rendered = self._marked
         else:
-            hook = tracking.cio_link if self.kind == "html" else tracking.cio_link_fenced
+            hook = tracking.cio_link if self.kind == "html" else tracking.fenced_cio_link(self._m)
             token = cio_link_tag.current_link_hook.set(hook)
+            self._watch = OutputWatch()
+            watch_token = current_watch.set(self._watch)
             try:
                 rendered = render_liquid(self._compiled, tracking.scope, self.what)
             finally:
                 cio_link_tag.current_link_hook.reset(token)
+                current_watch.reset(watch_token)
         if self.kind == "html":
             return self._rewrite_html(rendered, tracking)
         return self._rewrite_text(rendered, tracking)
 
     def _rewrite_html(self, rendered: str, tracking: Tracking) -> str:
         track_links = tracking.tracked and tracking.channel == "email"
-        if self._literal_edits is not None:
-            edits = self._literal_edits
+        if self._literal is not None:
+            segments, edits = self._literal
+        elif track_links and self._watch.anchors:
+            # Liquid output wrote anchors the template did not have: scan it all.
+            segments, edits = self._with_unmarked(rendered)
         else:
-            edits = self._edits(rendered)
-            # Liquid output may have produced anchors the template did not have.
-            if track_links and len(_A_START.findall(rendered)) - len(edits) > self._static_unmarked:
-                edits = self._with_unmarked(rendered, edits)
-        # The pixel goes in while splicing: every extra copy of a 60 KB string costs.
-        pixel_at = -1
+            segments, edits = self._split(rendered)
         if tracking.tracked and tracking.settings.open_tracking and tracking.channel == "email":
-            pixel_at = _body_end(rendered)
+            segments = _with_pixel(segments, tracking.open_url())
         # The hot loop: one dict lookup for everything that is the same for every
         # recipient of a link, then sign. Kept flat on purpose (see PERF notes).
         plans = self._plans_for(tracking)
-        sign = tracking._delivery_signer.click_path
-        base = tracking._base
+        sign = tracking._delivery_signer.sign_rest
         cio_id = tracking.cio_id or ""
+        cio_json = tracking._cio_json
         with_cio_id = tracking.with_cio_id
         shorten = tracking.shorten
         found = tracking.found
-        out: list[str] = []
+        new_link = tuple.__new__
+        out = [segments[0]]
         append = out.append
-        last = 0
         position = 0
-        for start, end, anchor, raw in edits:
-            if last <= pixel_at <= start:
-                append(rendered[last:pixel_at])
-                append(_PIXEL.format(url=tracking.open_url()))
-                last, pixel_at = pixel_at, -1
-            append(rendered[last:start])
-            last = end
+        for anchor, raw in edits:
             position += 1
             if anchor.passthrough or anchor.untracked or not track_links:
                 append(raw)
+                append(segments[position])
                 continue
             if anchor.index >= 0:
                 cache = plans[anchor.index]
@@ -370,39 +384,51 @@ class Template:
                     plan = cache[raw] = self._plan(raw, anchor, tracking)
             else:
                 plan = self._plan(raw, anchor, tracking)
-            code, url, head, tail, key, link_id, secret = plan
+            code, url, head, tail, key, link_id, secret, json_head, json_tail = plan
             if code:
                 if code == _NO_PROTOCOL:
                     tracking.warn_no_protocol(url)
                 append(raw)
+                append(segments[position])
                 continue
-            href = f"{head}{cio_id}{tail}" if with_cio_id else head
-            tracked = base + sign(href, link_id, position)
+            ends = _POSITION_ENDS[position] if position < 512 else b"%d}" % position
+            if with_cio_id:
+                href = f"{head}{cio_id}{tail}"
+                tracked = sign(json_head + cio_json + json_tail + ends)
+            else:
+                href = head
+                tracked = sign(json_head + ends)
             if shorten is not None:
                 tracked = shorten(tracked)
-            found.append(_new_link((link_id, key, anchor.tag, url, href, position, tracked)))
+            found.append(
+                new_link(TrackedLink, (link_id, key, anchor.tag, url, href, position, tracked))
+            )
             if secret:
                 tracking.warn_secret(url)
             # A tracked URL is base64url, hex and a validated domain: no escaping needed.
             append(tracked)
-        if pixel_at >= last:
-            append(rendered[last:pixel_at])
-            append(_PIXEL.format(url=tracking.open_url()))
-            last = pixel_at
-        out.append(rendered[last:])
+            append(segments[position])
         return "".join(out)
 
-    def _edits(self, rendered: str) -> list[tuple[int, int, _Anchor, str]]:
+    def _split(self, rendered: str) -> tuple[list[str], list[tuple[_Anchor, str]]]:
+        """Rendered marked HTML → the text between hrefs, and each href with its anchor."""
+        segments: list[str] = []
+        edits: list[tuple[_Anchor, str]] = []
         anchors = self._anchors
-        return [
-            (m.start(), m.end(), anchors[int(m.group(1))], m.group(2))
-            for m in _MARKED.finditer(rendered)
-        ]
+        last = 0
+        for match in self._m.marked.finditer(rendered):
+            segments.append(rendered[last : match.start()])
+            edits.append((anchors[int(match.group(1))], match.group(2)))
+            last = match.end()
+        segments.append(rendered[last:])
+        return segments, edits
 
-    def _with_unmarked(
-        self, rendered: str, edits: list[tuple[int, int, _Anchor, str]]
-    ) -> list[tuple[int, int, _Anchor, str]]:
-        """Anchors that Liquid output produced (not in the template): keyed by their URL."""
+    def _with_unmarked(self, rendered: str) -> tuple[list[str], list[tuple[_Anchor, str]]]:
+        """All hrefs by position, including anchors Liquid output produced (keyed by URL)."""
+        spans: list[tuple[int, int, _Anchor, str]] = [
+            (m.start(), m.end(), self._anchors[int(m.group(1))], m.group(2))
+            for m in self._m.marked.finditer(rendered)
+        ]
         for item in htmlscan.scan(rendered, frozenset({"a"})):
             if not isinstance(item, htmlscan.StartTag):
                 continue
@@ -410,23 +436,17 @@ class Template:
             if href is None or href.value_start < 0:
                 continue
             raw = rendered[href.value_start : href.value_end]
-            if _OPEN in raw or _CLOSE in raw:
+            if self._m.open in raw or self._m.close in raw:
                 continue
-            klass = item.get("class")
-            classes = klass.value.split() if klass else []
-            cio_tag_attr = item.get("data-cio-tag")
-            cio_tag = cio_tag_attr.value.strip() if cio_tag_attr else None
-            anchor = _Anchor(
-                f"tag:{cio_tag}" if cio_tag else None,
-                cio_tag or None,
-                "untracked" in classes,
-                "disable-url-params" in classes,
-                href.quote,
-                False,
-            )
-            edits.append((href.value_start, href.value_end, anchor, raw))
-        edits.sort(key=lambda edit: edit[0])
-        return edits
+            spans.append((href.value_start, href.value_end, _anchor_of(item, href.quote), raw))
+        spans.sort(key=lambda span: span[0])
+        segments, edits, last = [], [], 0
+        for start, end, anchor, raw in spans:
+            segments.append(rendered[last:start])
+            edits.append((anchor, raw))
+            last = end
+        segments.append(rendered[last:])
+        return segments, edits
 
     def _plans_for(self, tracking: Tracking) -> list[dict[str, _Plan]]:
         """Per-anchor memo of link plans, for one link table and one parameter set."""
@@ -446,20 +466,28 @@ class Template:
         )
         if kind is not UrlKind.TRACKED:
             code = _NO_PROTOCOL if kind is UrlKind.NO_PROTOCOL else _LEAVE
-            return code, url, "", "", "", 0, False
+            return code, url, "", "", "", 0, False, b"", b""
         key = anchor.key or f"url:{url}"
-        return _TRACK, url, head, tail, key, tracking.links.link_id(key, url, anchor.tag), secret
+        link_id = tracking.links.link_id(key, url, anchor.tag)
+        # The payload's JSON around the recipient's id and the position, prebuilt.
+        if tracking.with_cio_id:
+            json_head = b'"h":' + orjson.dumps(head)[:-1]
+            json_tail = orjson.dumps(tail)[1:] + b',"l":%d,"p":' % link_id
+        else:
+            json_head = b'"h":' + orjson.dumps(head) + b',"l":%d,"p":' % link_id
+            json_tail = b""
+        return _TRACK, url, head, tail, key, link_id, secret, json_head, json_tail
 
     def _rewrite_text(self, rendered: str, tracking: Tracking) -> str:
         channel = tracking.channel
         if channel in ("push", "in_app"):
-            return _strip_markers(rendered)
+            return _strip_markers(rendered, self._m)
         track = tracking.tracked and channel in ("email", "sms")
         params = channel == "email"
         out: list[str] = []
         position = 0
         for text, anchor in self._text_pieces(rendered):
-            for chunk, done in _split_done(text):
+            for chunk, done in _split_done(text, self._m):
                 if done:
                     out.append(chunk)
                     continue
@@ -493,7 +521,7 @@ class Template:
     def _text_pieces(self, rendered: str) -> list[tuple[str, _Anchor | None]]:
         pieces: list[tuple[str, _Anchor | None]] = []
         last = 0
-        for match in _MARKED.finditer(rendered):
+        for match in self._m.marked.finditer(rendered):
             pieces.append((rendered[last : match.start()], None))
             pieces.append((match.group(2), self._anchors[int(match.group(1))]))
             last = match.end()
@@ -501,13 +529,13 @@ class Template:
         return pieces
 
 
-def _split_done(text: str) -> list[tuple[str, bool]]:
+def _split_done(text: str, markers: _Markers) -> list[tuple[str, bool]]:
     """Split out what cio_link already rendered, so it is not tracked twice."""
-    if _DONE_OPEN not in text:
+    if markers.done_open not in text:
         return [(text, False)]
     chunks: list[tuple[str, bool]] = []
     last = 0
-    for match in _DONE.finditer(text):
+    for match in markers.done.finditer(text):
         chunks.append((text[last : match.start()], False))
         chunks.append((match.group(1), True))
         last = match.end()
@@ -576,18 +604,47 @@ def _href_plan(
     return url, kind, head, tail, looks_secret(url)
 
 
-def _strip_markers(text: str) -> str:
-    text = _MARKED.sub(lambda m: m.group(2), text)
-    return text.replace(_DONE_OPEN, "").replace(_DONE_CLOSE, "") if _DONE_OPEN in text else text
+def _anchor_of(tag: htmlscan.StartTag, quote: str) -> _Anchor:
+    """The tracking-relevant facts of one anchor start tag."""
+    klass = tag.get("class")
+    classes = klass.value.split() if klass else []
+    cio_tag_attr = tag.get("data-cio-tag")
+    cio_tag = cio_tag_attr.value.strip() if cio_tag_attr and cio_tag_attr.value.strip() else None
+    return _Anchor(
+        key=f"tag:{cio_tag}" if cio_tag else None,
+        tag=cio_tag,
+        untracked="untracked" in classes,
+        no_params="disable-url-params" in classes,
+        quote=quote,
+        passthrough=False,
+        is_a=tag.name == "a",
+    )
+
+
+def _with_pixel(segments: list[str], url: str) -> list[str]:
+    """The segments with the open pixel before the last `</body` (or at the very end)."""
+    pixel = _PIXEL.format(url=url)
+    for i in range(len(segments) - 1, -1, -1):
+        at = _body_end(segments[i])
+        if at >= 0:
+            return [*segments[:i], segments[i][:at] + pixel + segments[i][at:], *segments[i + 1 :]]
+    return [*segments[:-1], segments[-1] + pixel]
+
+
+def _strip_markers(text: str, markers: _Markers) -> str:
+    text = markers.marked.sub(lambda m: m.group(2), text)
+    if markers.done_open in text:
+        text = text.replace(markers.done_open, "").replace(markers.done_close, "")
+    return text
 
 
 def _body_end(html: str) -> int:
-    """Where the open pixel goes: before the last `</body`, else at the end."""
+    """Offset of the last `</body` (any case) in `html`, or -1."""
     at = html.rfind("</body")
     if at >= 0:
         return at
     ends = list(_BODY_END.finditer(html))
-    return ends[-1].start() if ends else len(html)
+    return ends[-1].start() if ends else -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,8 +203,14 @@ def decode_value(raw: str) -> str:
     if "\0" in raw:
         raw = raw.replace("\0", "\ufffd")
     if "&" in raw:
+        # URLs in emails mostly hold only "&amp;", which needs no regex.
+        if raw.count("&") == raw.count("&amp;"):
+            return raw.replace("&amp;", "&")
         raw = _CHARREF.sub(_charref, raw)
     return raw
+
+
+_QUOTES = ("", "", '"', "'", "")
 
 
 def _attrs(source: str, pos: int, endpos: int) -> tuple[Attr, ...]:
@@ -215,15 +221,13 @@ def _attrs(source: str, pos: int, endpos: int) -> tuple[Attr, ...]:
         if name in seen:
             continue
         seen.add(name)
-        for group, quote in ((2, '"'), (3, "'"), (4, "")):
-            raw = m.group(group)
-            if raw is not None:
-                start = m.start(group)
-                value = raw if not ("&" in raw or "\0" in raw or "\r" in raw) else decode_value(raw)
-                attrs.append(Attr(name, value, start, start + len(raw), quote))
-                break
-        else:
+        group = m.lastindex or 1  # 1: no value; 2, 3, 4: double, single, unquoted
+        if group == 1:
             attrs.append(Attr(name, "", -1, -1, ""))
+            continue
+        raw = m.group(group)
+        value = decode_value(raw) if ("&" in raw or "\0" in raw or "\r" in raw) else raw
+        attrs.append(Attr(name, value, m.start(group), m.end(group), _QUOTES[group]))
     return tuple(attrs)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import Any
+from typing import Any, TextIO
 
-from liquid import BoundTemplate, Environment
+from liquid import BoundTemplate, Environment, RenderContext
+from liquid.builtin.output import Output, OutputNode
+from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
 from liquid.exceptions import LiquidError
+from liquid.stringify import to_liquid_string
 
 from linktrack.core.cio_link_tag import CioLinkTag
 
@@ -17,9 +21,64 @@ class TemplateError(ValueError):
     """A template the author must fix; the message names the line."""
 
 
+class OutputWatch:
+    """Set while rendering: did any `{{ output }}` write something that opens an <a> tag?"""
+
+    __slots__ = ("anchors",)
+
+    def __init__(self) -> None:
+        self.anchors = False
+
+
+current_watch: ContextVar[OutputWatch | None] = ContextVar("output_watch", default=None)
+
+
+def _write(node: OutputNode, context: RenderContext, buffer: TextIO, value: object) -> int:
+    text = to_liquid_string(value, context.autoescape)
+    if "<a" in text or "<A" in text:
+        watch = current_watch.get()
+        if watch is not None:
+            watch.anchors = True
+    return buffer.write(text)
+
+
+class WatchedOutputNode(OutputNode):
+    """`{{ … }}` that tells the compose pipeline when it produced an anchor."""
+
+    __slots__ = ()
+
+    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
+        return _write(self, context, buffer, self.expression.evaluate(context))
+
+    async def render_to_output_async(self, context: RenderContext, buffer: TextIO) -> int:
+        return _write(self, context, buffer, await self.expression.evaluate_async(context))
+
+
+class WatchedEchoNode(EchoNode):
+    """`{% echo %}`, watched the same way."""
+
+    __slots__ = ()
+
+    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
+        return _write(self, context, buffer, self.expression.evaluate(context))
+
+    async def render_to_output_async(self, context: RenderContext, buffer: TextIO) -> int:
+        return _write(self, context, buffer, await self.expression.evaluate_async(context))
+
+
+class WatchedOutput(Output):
+    node_class = WatchedOutputNode
+
+
+class WatchedEcho(EchoTag):
+    node_class = WatchedEchoNode
+
+
 def _make_environment() -> Environment:
     env = Environment()
     env.add_tag(CioLinkTag)
+    env.add_tag(WatchedOutput)
+    env.add_tag(WatchedEcho)
     return env
 
 

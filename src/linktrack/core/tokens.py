@@ -79,6 +79,7 @@ class OpenToken:
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_PAD = (b"", b"  ", b" ")  # by len % 3: JSON whitespace that avoids base64 "=" padding
 
 
 def _b64encode(raw: bytes) -> bytes:
@@ -190,9 +191,9 @@ class Signer:
         """`/e/c/{payload}/{signature}` for one link of one delivery."""
         return self.for_delivery(delivery_id).click_path(href, link_id, position)
 
-    def for_delivery(self, delivery_id: str) -> DeliverySigner:
-        """A signer for the many links of one delivery."""
-        return DeliverySigner(self.kid, self._mac, delivery_id)
+    def for_delivery(self, delivery_id: str, base_url: str = "") -> DeliverySigner:
+        """A signer for the many links of one delivery; its URLs start with `base_url`."""
+        return DeliverySigner(self.kid, self._mac, delivery_id, base_url)
 
     def open_path(self, delivery_id: str) -> str:
         """`/e/o/{payload}/{signature}` for a delivery's open pixel."""
@@ -209,25 +210,26 @@ class DeliverySigner:
 
     __slots__ = ("_inner", "_outer", "_prefix")
 
-    def __init__(self, kid: str, mac: _Mac, delivery_id: str) -> None:
+    def __init__(self, kid: str, mac: _Mac, delivery_id: str, base_url: str = "") -> None:
         head = b'{"k":' + orjson.dumps(kid) + b',"d":' + orjson.dumps(delivery_id) + b","
         head += b" " * (-len(head) % 3)
         prefix = _b64encode(head)
         self._inner = mac._inner.copy()
         self._inner.update(prefix)
         self._outer = mac._outer
-        self._prefix = "/e/c/" + prefix.decode("ascii")
+        self._prefix = f"{base_url}/e/c/{prefix.decode('ascii')}"
 
     def click_path(self, href: str, link_id: int, position: int) -> str:
-        """`/e/c/{payload}/{signature}`: runs once per link per recipient, kept tight."""
-        tail = (
-            binascii.b2a_base64(
-                b'"h":%b,"l":%d,"p":%d}' % (orjson.dumps(href), link_id, position),
-                newline=False,
-            )
-            .translate(_URLSAFE)
-            .rstrip(b"=")
-        )
+        """`/e/c/{payload}/{signature}` for one link."""
+        return self.sign_rest(b'"h":%b,"l":%d,"p":%d}' % (orjson.dumps(href), link_id, position))
+
+    def sign_rest(self, rest: bytes) -> str:
+        """Sign the payload whose JSON continues with `rest` (`"h":…,"l":…,"p":…}`).
+
+        Runs once per link per recipient: kept tight. Trailing JSON whitespace
+        makes the length a multiple of 3, so the base64 needs no padding strip.
+        """
+        tail = binascii.b2a_base64(rest + _PAD[len(rest) % 3], newline=False).translate(_URLSAFE)
         inner = self._inner.copy()
         inner.update(tail)
         outer = self._outer.copy()
