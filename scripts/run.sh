@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up .venv, then render and track the example message for one person.
+# Set up .venv, then run linktrack on a local SQLite file with a demo workspace:
+# API, tracking endpoints, event writer and delivery worker in one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/linktrack render examples/welcome.html --person examples/person.json \
-  --trigger examples/trigger.json --settings examples/settings.json "$@"
+exec .venv/bin/linktrack serve --demo "$@"

@@ -153,6 +153,118 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> Any:
+    from linktrack.bootstrap import Config
+
+    base = Config.from_env()
+    changes: dict[str, Any] = {}
+    if getattr(args, "db", None):
+        changes["db_url"] = args.db
+    if getattr(args, "data_dir", None):
+        changes["data_dir"] = Path(args.data_dir)
+    if getattr(args, "public_url", None):
+        changes["public_url"] = args.public_url
+    if getattr(args, "smtp", None):
+        changes["smtp_url"] = args.smtp
+    from dataclasses import replace
+
+    return replace(base, **changes)
+
+
+def cmd_workspace_create(args: argparse.Namespace) -> int:
+    """Create a workspace and print its keys (the only time they are shown)."""
+    from linktrack.bootstrap import create_workspace
+
+    created = create_workspace(_config(args), args.name)
+    data = {
+        "id": created.id,
+        "site_id": created.site_id,
+        "track_api_key": created.track_api_key,
+        "app_api_key": created.app_api_key,
+    }
+    if args.json:
+        print(json.dumps(data))
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the whole system in one process: API, tracking endpoints, writer, delivery."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from linktrack.adapters.store.engine import make_engine, migrate
+
+    if not args.public_url:
+        args.public_url = f"http://{args.host}:{args.port}"
+    config = _config(args)
+    engine = make_engine(config.db_url)
+    migrate(engine)  # once, here: workers then start on a current schema
+    engine.dispose()
+    if args.demo:
+        print(_demo_text(config.public_url, _demo_key(config)), flush=True)
+    os.environ.update(config.to_env())
+    print(f"linktrack: serving on {config.public_url} (store: {config.db_url})", flush=True)
+    Granian(
+        "linktrack.entrypoints.rsgi:create_app",
+        factory=True,
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.RSGI,
+        workers=1,
+        log_access=False,
+        backlog=2048,
+    ).serve()
+    return 0
+
+
+def _demo_key(config: Any) -> str:
+    """The demo workspace's App API key: created once, remembered in the data dir."""
+    from linktrack.adapters.store import repo
+    from linktrack.adapters.store.engine import make_engine
+    from linktrack.bootstrap import create_workspace
+
+    remembered = Path(config.data_dir) / "demo-workspace.json"
+    if remembered.exists():
+        key = str(json.loads(remembered.read_text(encoding="utf-8"))["app_api_key"])
+        engine = make_engine(config.db_url)
+        try:
+            if repo.workspace_by_api_key(engine, "app", key) is not None:
+                return key
+        finally:
+            engine.dispose()
+    demo = create_workspace(config, "Demo")
+    remembered.parent.mkdir(parents=True, exist_ok=True)
+    remembered.write_text(
+        json.dumps({"id": demo.id, "site_id": demo.site_id, "app_api_key": demo.app_api_key,
+                    "track_api_key": demo.track_api_key}),
+        encoding="utf-8",
+    )  # fmt: skip
+    return demo.app_api_key
+
+
+def _demo_text(url: str, app_key: str) -> str:
+    return f"""
+A demo workspace is ready. Its App API key: {app_key}
+
+Send a first tracked email (it lands in the outbox: no SMTP relay is configured):
+
+  curl -s {url}/v1/send/email -H 'Authorization: Bearer {app_key}' \\
+    -H 'Content-Type: application/json' -d '{{
+      "to": "ada@example.com", "from": "team@example.com",
+      "identifiers": {{"email": "ada@example.com"}},
+      "subject": "Hello {{{{ customer.email }}}}",
+      "body": "<html><body><a href=\\"https://example.com/welcome\\">Welcome</a></body></html>"
+    }}'
+
+Then read it, with its tracked links:
+
+  curl -s {url}/v1/deliveries/<delivery_id> -H 'Authorization: Bearer {app_key}'
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linktrack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +293,28 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("url")
     decode.set_defaults(func=cmd_decode)
 
+    def service_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--db", help="store URL (default: sqlite:///linktrack.db)")
+        p.add_argument("--data-dir", help="event log directory (default: linktrack-data)")
+        p.add_argument("--public-url", help="base URL new workspaces track through")
+
+    serve = sub.add_parser("serve", help="run API, tracking endpoints and workers")
+    service_options(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--smtp", help="SMTP relay URL, e.g. smtp://127.0.0.1:2525")
+    serve.add_argument(
+        "--demo", action="store_true", help="create a demo workspace and say how to use it"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    workspace = sub.add_parser("workspace", help="manage workspaces")
+    ws_sub = workspace.add_subparsers(dest="workspace_command", required=True)
+    ws_create = ws_sub.add_parser("create", help="create a workspace; prints its API keys")
+    ws_create.add_argument("name")
+    ws_create.add_argument("--json", action="store_true")
+    service_options(ws_create)
+    ws_create.set_defaults(func=cmd_workspace_create)
     return parser
 
 

@@ -1,0 +1,627 @@
+"""The click/open event log: durable before the redirect, drained by the writer.
+
+Two implementations of one protocol:
+
+* `FileEventLog` — append-only segment files on local disk (the embedded
+  default). Concurrent appends are group-committed: a flusher thread writes
+  every queued record and covers them all with one fdatasync.
+* `RedisStreamEventLog` — a Redis stream read through a consumer group (the
+  scale-out path: stateless tracking nodes append, consumers share the work).
+
+An event is an orjson-encoded dict: `id` (unique), `type` ('click'|'open'),
+`kid`, `d` (delivery id), `l` (link id or null), `p` (position), `h` (href),
+`ts` (float epoch), `ua`, `ip`, `m` (HTTP method), `src` ('link'|'sdk').
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import struct
+import threading
+import time
+import weakref
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+
+class EventLogError(RuntimeError):
+    """The log cannot take or give events (disk full, locked, Redis down)."""
+
+
+class EventLog(Protocol):
+    async def append(self, event: bytes) -> None:
+        """Return only once the event is durable."""
+
+    def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Up to `limit` (position, event) pairs after `after`, in order."""
+
+    def ack(self, position: str) -> None:
+        """Everything up to `position` is safely stored; the log may let it go."""
+
+
+def new_event_id() -> str:
+    """A unique event id (24 hex characters, 96 random bits)."""
+    return secrets.token_hex(12)
+
+
+def encode_event(
+    type: str,
+    *,
+    kid: str | None,
+    delivery_id: str,
+    link_id: int | None = None,
+    position: int | None = None,
+    href: str = "",
+    ts: float | None = None,
+    ua: str = "",
+    ip: str | None = None,
+    method: str = "GET",
+    src: str = "link",
+    event_id: str | None = None,
+) -> bytes:
+    """The wire form of one click or open event."""
+    return orjson.dumps(
+        {
+            "id": event_id or new_event_id(),
+            "type": type,
+            "kid": kid,
+            "d": delivery_id,
+            "l": link_id,
+            "p": position,
+            "h": href,
+            "ts": time.time() if ts is None else ts,
+            "ua": ua,
+            "ip": ip,
+            "m": method,
+            "src": src,
+        }
+    )
+
+
+# --------------------------------------------------------------------- file log
+
+_HEADER: Final = struct.Struct("<II")  # payload length, crc32(payload)
+MAX_EVENT_BYTES: Final = 1 << 20
+_READ_CHUNK: Final = 1 << 20
+_SEGMENT_DIGITS: Final = 16
+
+
+def _position(segment: int, offset: int) -> str:
+    return f"{segment:0{_SEGMENT_DIGITS}d}:{offset}"
+
+
+def parse_position(position: str) -> tuple[int, int]:
+    """(segment, offset) of a file-log position."""
+    segment, _, offset = position.partition(":")
+    return int(segment), int(offset)
+
+
+def _frame(event: bytes) -> bytes:
+    if not event or len(event) > MAX_EVENT_BYTES:
+        raise EventLogError(f"an event must be 1 to {MAX_EVENT_BYTES} bytes")
+    return _HEADER.pack(len(event), zlib.crc32(event)) + event
+
+
+def _scan(buf: bytes | memoryview, start: int = 0) -> tuple[list[tuple[int, bytes]], int, bool]:
+    """Whole, intact records in `buf` from `start`: ([(end, payload)], end, corrupt?).
+
+    Stops at a partial record (maybe still being written) or at a bad one; a
+    zero length is bad because a torn write can leave zero-filled blocks.
+    """
+    out: list[tuple[int, bytes]] = []
+    pos = start
+    size = len(buf)
+    while pos + _HEADER.size <= size:
+        length, crc = _HEADER.unpack_from(buf, pos)
+        if length == 0 or length > MAX_EVENT_BYTES:
+            return out, pos, True
+        end = pos + _HEADER.size + length
+        if end > size:
+            break
+        payload = bytes(buf[pos + _HEADER.size : end])
+        if zlib.crc32(payload) != crc:
+            return out, pos, True
+        out.append((end, payload))
+        pos = end
+    return out, pos, False
+
+
+class _SyncWaiter:
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+_AsyncWaiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for fut in futures:
+        if fut.done():  # the appender gave up (cancelled); nothing to tell it
+            continue
+        if error is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(EventLogError(f"event log write failed: {error}"))
+
+
+@dataclass
+class FileLogStats:
+    """Group-commit counters: records / fsyncs is the mean batch size."""
+
+    records: int = 0
+    fsyncs: int = 0
+    largest_batch: int = 0
+
+    @property
+    def mean_batch(self) -> float:
+        return self.records / self.fsyncs if self.fsyncs else 0.0
+
+
+class FileEventLog:
+    """Append-only segment files with length+crc32 framing and group commit.
+
+    One process appends (it holds a lock on the directory); any number may
+    read. Opened for appending, a torn tail left by a crash is cut off.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        segment_bytes: int = 64 << 20,
+        readonly: bool = False,
+        fsync: bool = True,
+    ) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self.readonly = readonly
+        self._fsync = fsync
+        self.stats = FileLogStats()
+        self._cond = threading.Condition()
+        self._pending: list[tuple[bytes, _AsyncWaiter | _SyncWaiter]] = []
+        self._closing = False
+        self._fd = -1
+        self._lock_fd = -1
+        self._segment = 0
+        self._size = 0
+        self._durable = (0, 0)
+        self._thread: threading.Thread | None = None
+        if not readonly:
+            self._open_for_append()
+
+    # -- paths
+
+    def _path(self, segment: int) -> Path:
+        return self.dir / f"{segment:0{_SEGMENT_DIGITS}d}.log"
+
+    def segments(self) -> list[int]:
+        """Numbers of the segment files present, ascending."""
+        out = []
+        for p in self.dir.glob("*.log"):
+            if p.stem.isdigit():
+                out.append(int(p.stem))
+        return sorted(out)
+
+    # -- appending
+
+    def _open_for_append(self) -> None:
+        self._lock_fd = os.open(self.dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(self._lock_fd)
+            raise EventLogError(f"another process is appending to {self.dir}") from exc
+        segs = self.segments()
+        self._segment = segs[-1] if segs else 1
+        path = self._path(self._segment)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = self._recover(path)
+        if not segs:
+            self._sync_dir()
+        self._durable = (self._segment, self._size)
+        self._thread = threading.Thread(target=self._flush_loop, name="eventlog-flush", daemon=True)
+        self._thread.start()
+
+    def _recover(self, path: Path) -> int:
+        """Cut a torn tail off the last segment; return its valid size."""
+        data = path.read_bytes()
+        _, end, corrupt = _scan(data)
+        if end < len(data):
+            log.warning(
+                "event log %s: dropping %d bytes of torn tail%s",
+                path,
+                len(data) - end,
+                " (bad record)" if corrupt else "",
+            )
+            os.ftruncate(self._fd, end)
+            os.fsync(self._fd)
+        return end
+
+    def _sync_dir(self) -> None:
+        dfd = os.open(self.dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    async def append(self, event: bytes) -> None:
+        """Queue the event for the next group commit and wait until it is on disk."""
+        record = _frame(event)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._enqueue(record, (loop, fut))
+        await fut
+
+    def append_sync(self, event: bytes) -> None:
+        """Blocking append for threads without an event loop."""
+        waiter = _SyncWaiter()
+        self._enqueue(_frame(event), waiter)
+        waiter.done.wait()
+        if waiter.error is not None:
+            raise EventLogError(f"event log write failed: {waiter.error}") from waiter.error
+
+    def _enqueue(self, record: bytes, waiter: _AsyncWaiter | _SyncWaiter) -> None:
+        if self.readonly:
+            raise EventLogError("this event log was opened read-only")
+        with self._cond:
+            if self._closing:
+                raise EventLogError("the event log is closed")
+            self._pending.append((record, waiter))
+            if len(self._pending) == 1:
+                self._cond.notify()
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing:
+                    self._cond.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            error: BaseException | None = None
+            try:
+                self._write(b"".join(record for record, _ in batch))
+            except BaseException as exc:  # reported to every appender of the batch
+                log.exception("event log write failed")
+                error = exc
+            self.stats.fsyncs += 1
+            self.stats.records += len(batch)
+            self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, waiter in batch:
+                if isinstance(waiter, _SyncWaiter):
+                    waiter.error = error
+                    waiter.done.set()
+                else:
+                    by_loop.setdefault(waiter[0], []).append(waiter[1])
+            for loop, futures in by_loop.items():
+                # A closed loop raises RuntimeError: nobody is waiting there.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_settle, futures, error)
+
+    def _write(self, data: bytes) -> None:
+        if self._size and self._size + len(data) > self.segment_bytes:
+            self._rotate()
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            if self._fsync:
+                os.fdatasync(self._fd)
+        except BaseException:
+            # Leave no half batch behind: framing must stay parseable.
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                log.exception("event log: could not cut a failed write")
+            raise
+        self._size += len(data)
+        with self._cond:
+            self._durable = (self._segment, self._size)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        self._segment += 1
+        self._fd = os.open(self._path(self._segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = 0
+        self._sync_dir()
+
+    # -- reading
+
+    def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Durable events after `after` (None: from the oldest segment kept)."""
+        start_seg, start_off = parse_position(after) if after else (0, 0)
+        if self.readonly:
+            durable: tuple[int, int] | None = None
+        else:
+            with self._cond:
+                durable = self._durable
+        segs = [s for s in self.segments() if s >= start_seg]
+        out: list[tuple[str, bytes]] = []
+        for i, seg in enumerate(segs):
+            if durable is not None and seg > durable[0]:
+                break
+            offset = start_off if seg == start_seg else 0
+            stop = durable[1] if durable is not None and seg == durable[0] else None
+            corrupt = self._read_segment(seg, offset, stop, limit - len(out), out)
+            if corrupt:
+                if i == len(segs) - 1:
+                    break  # a record still being written by another process
+                log.error("event log segment %d has a bad record; skipping its rest", seg)
+            if len(out) >= limit:
+                break
+        return out
+
+    def _read_segment(
+        self, seg: int, offset: int, stop: int | None, want: int, out: list[tuple[str, bytes]]
+    ) -> bool:
+        try:
+            f = open(self._path(seg), "rb")  # noqa: SIM115 - closed below, loop needs it open
+        except FileNotFoundError:  # acked and deleted meanwhile
+            return False
+        with f:
+            f.seek(offset)
+            buf = b""
+            base = offset
+            while want > 0:
+                size = _READ_CHUNK if stop is None else min(_READ_CHUNK, stop - base - len(buf))
+                chunk = f.read(size) if size > 0 else b""
+                if not chunk:
+                    _, _, corrupt = _scan(buf)
+                    return corrupt or bool(buf)
+                buf += chunk
+                records, end, corrupt = _scan(buf)
+                for rec_end, payload in records[:want]:
+                    out.append((_position(seg, base + rec_end), payload))
+                want -= min(want, len(records))
+                if corrupt:
+                    return True
+                buf = buf[end:]
+                base += end
+        return False
+
+    def ack(self, position: str) -> None:
+        """Delete whole segments before the one holding `position`."""
+        seg, _ = parse_position(position)
+        for old in self.segments():
+            if old >= seg or (not self.readonly and old >= self._segment):
+                break
+            self._path(old).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Flush what is queued, stop the flusher, release the lock."""
+        if self.readonly or self._thread is None:
+            return
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join()
+        self._thread = None
+        os.close(self._fd)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        os.close(self._lock_fd)
+
+
+# -------------------------------------------------------------------- redis log
+
+
+def _stream_id(position: str) -> tuple[int, int]:
+    ms, _, seq = position.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass
+class _Batcher:
+    """Per-loop pipeline: appends queued during one XADD round trip share the next."""
+
+    client: Any
+    pending: list[tuple[bytes, asyncio.Future[None]]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+
+class RedisStreamEventLog:
+    """Events in a Redis stream; `read` serves this consumer through a consumer group.
+
+    Durability is Redis's: run it with `appendonly yes` and `appendfsync
+    always` (or replicas and `wait_replicas`) for the "a 302 is never lost"
+    promise. The consumer group is the checkpoint: `read` ignores `after` and
+    returns first this consumer's unacknowledged entries (a retry after a failed
+    commit), then entries stuck at a dead consumer for `claim_idle_ms`, then new
+    ones; `ack` XACKs what was read up to a position.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        stream: str = "linktrack:events",
+        *,
+        group: str = "linktrack-writer",
+        consumer: str | None = None,
+        maxlen: int | None = None,
+        claim_idle_ms: int = 60_000,
+        block_ms: int | None = None,
+        wait_replicas: int = 0,
+    ) -> None:
+        import redis
+
+        self.url = url
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer or f"{os.uname().nodename}-{os.getpid()}"
+        self.maxlen = maxlen
+        self.claim_idle_ms = claim_idle_ms
+        self.block_ms = block_ms
+        self.wait_replicas = wait_replicas
+        self._redis: Any = redis.Redis.from_url(url)
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._group_ready = False
+        self._unacked: list[str] = []
+        self._check_pending = True
+        self._last_claim = 0.0
+
+    # -- appending
+
+    async def append(self, event: bytes) -> None:
+        """XADD the event (batched with concurrent appends into one pipeline)."""
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            import redis.asyncio
+
+            batcher = _Batcher(redis.asyncio.Redis.from_url(self.url))
+            self._batchers[loop] = batcher
+        fut: asyncio.Future[None] = loop.create_future()
+        batcher.pending.append((event, fut))
+        if batcher.task is None or batcher.task.done():
+            batcher.task = loop.create_task(self._drain(batcher))
+        await fut
+
+    async def _drain(self, batcher: _Batcher) -> None:
+        while batcher.pending:
+            batch, batcher.pending = batcher.pending, []
+            error: BaseException | None = None
+            try:
+                pipe = batcher.client.pipeline(transaction=False)
+                for event, _ in batch:
+                    pipe.xadd(self.stream, {"e": event}, maxlen=self.maxlen, approximate=True)
+                if self.wait_replicas:
+                    pipe.execute_command("WAIT", self.wait_replicas, 1000)
+                await pipe.execute()
+            except Exception as exc:
+                error = exc
+            _settle([fut for _, fut in batch], error)
+
+    def append_sync(self, event: bytes) -> None:
+        """Blocking XADD for threads without an event loop."""
+        self._redis.xadd(self.stream, {"e": event}, maxlen=self.maxlen, approximate=True)
+        if self.wait_replicas:
+            self._redis.execute_command("WAIT", self.wait_replicas, 1000)
+
+    # -- consuming
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        import redis
+
+        try:
+            # From id 0: events appended before the first consumer started count too.
+            self._redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Entries for this consumer: its pending ones, claimed stale ones, then new ones."""
+        del after  # the consumer group keeps the position
+        self._ensure_group()
+        entries: list[tuple[Any, Any]] = []
+        if self._check_pending or self._unacked:
+            # Handed out before and never acknowledged (a failed commit, or a
+            # restart under the same consumer name): these come first, again.
+            entries = self._xreadgroup("0", limit)
+            self._unacked = []
+            self._check_pending = bool(entries)
+        if not entries and time.monotonic() - self._last_claim > self.claim_idle_ms / 2000:
+            self._last_claim = time.monotonic()
+            claimed = self._redis.xautoclaim(
+                self.stream, self.group, self.consumer, self.claim_idle_ms, "0-0", count=limit
+            )
+            entries = list(claimed[1])
+        if not entries:
+            entries = self._xreadgroup(">", limit, self.block_ms)
+        out: list[tuple[str, bytes]] = []
+        gone: list[str] = []
+        for raw_id, fields in entries:
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            payload = (fields or {}).get(b"e")
+            if payload is None:  # trimmed away (MAXLEN) before it was read
+                log.warning("stream entry %s has no event (trimmed?)", entry_id)
+                gone.append(entry_id)
+                continue
+            self._unacked.append(entry_id)
+            out.append((entry_id, bytes(payload)))
+        if gone:
+            self._redis.xack(self.stream, self.group, *gone)
+        return out
+
+    def _xreadgroup(self, start: str, limit: int, block: int | None = None) -> list[Any]:
+        resp = self._redis.xreadgroup(
+            self.group, self.consumer, {self.stream: start}, count=limit, block=block
+        )
+        if not resp:
+            return []
+        return list(resp[0][1])
+
+    def ack(self, position: str) -> None:
+        """XACK every entry read so far up to `position`."""
+        upto = _stream_id(position)
+        done = [i for i in self._unacked if _stream_id(i) <= upto]
+        if done:
+            self._redis.xack(self.stream, self.group, *done)
+            keep = set(done)
+            self._unacked = [i for i in self._unacked if i not in keep]
+
+    def pending_count(self) -> int:
+        """Entries delivered to some consumer of the group and not yet acknowledged."""
+        self._ensure_group()
+        return int(self._redis.xpending(self.stream, self.group)["pending"])
+
+    async def aclose(self) -> None:
+        """Close the asyncio connection of the running loop."""
+        batcher = self._batchers.pop(asyncio.get_running_loop(), None)
+        if batcher is not None:
+            await batcher.client.aclose()
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+# ------------------------------------------------------------------ memory log
+
+
+class MemoryEventLog:
+    """An in-process list (tests, benchmarks): durable only as long as the process."""
+
+    def __init__(self) -> None:
+        self._events: list[bytes] = []
+        self._lock = threading.Lock()
+
+    async def append(self, event: bytes) -> None:
+        self.append_sync(event)
+
+    def append_sync(self, event: bytes) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    def extend(self, events: list[bytes]) -> None:
+        with self._lock:
+            self._events.extend(events)
+
+    def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        start = int(after) if after else 0
+        with self._lock:
+            chunk = self._events[start : start + limit]
+        return [(f"{start + i + 1:012d}", e) for i, e in enumerate(chunk)]
+
+    def ack(self, position: str) -> None:
+        """Nothing to compact: positions are list indexes."""

@@ -1,0 +1,361 @@
+"""Report queries. Each reads rollups kept by the writer, never the raw clicks,
+so its cost does not grow with the number of clicks (the CSV export aside).
+
+Time buckets are UTC: hours, days (from midnight), weeks (from Monday) and
+calendar months.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from linktrack.adapters.store.schema import (
+    clicks,
+    delivery_links,
+    link_buckets,
+    link_stats,
+    links,
+    message_stats,
+    messages,
+    people,
+)
+
+Period = Literal["hours", "days", "weeks", "months"]
+PERIODS: Final[tuple[Period, ...]] = ("hours", "days", "weeks", "months")
+_HOUR: Final = 3600
+_DAY: Final = 86400
+_WEEK: Final = 7 * _DAY
+_MONDAY_OFFSET: Final = 3 * _DAY  # 1970-01-01 was a Thursday
+_WIDTH: Final = {"hours": _HOUR, "days": _DAY, "weeks": _WEEK}
+
+
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, Any]:
+    """Delivery funnel of the messages: sent, delivered, opened, clicked, rates.
+
+    `sent` counts every delivery created; `delivered` those handed to a
+    transport or parked in the outbox; `clicked` deliveries with at least one
+    click (`human_clicked`: at least one human click).
+    """
+    s = message_stats.c
+    row = conn.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(s.status_queued), 0),
+            sa.func.coalesce(sa.func.sum(s.status_sent), 0),
+            sa.func.coalesce(sa.func.sum(s.status_failed), 0),
+            sa.func.coalesce(sa.func.sum(s.status_outbox), 0),
+            sa.func.coalesce(sa.func.sum(s.opened), 0),
+            sa.func.coalesce(sa.func.sum(s.clicked), 0),
+            sa.func.coalesce(sa.func.sum(s.human_clicked), 0),
+        ).where(s.message_id.in_(list(message_ids)))
+    ).one()
+    queued, sent, failed, outbox, opened, clicked, human = (int(v) for v in row)
+    delivered = sent + outbox
+    return {
+        "sent": queued + sent + failed + outbox,
+        "delivered": delivered,
+        "queued": queued,
+        "failed": failed,
+        "opened": opened,
+        "clicked": clicked,
+        "human_clicked": human,
+        "open_rate": _rate(opened, delivered),
+        "click_rate": _rate(clicked, delivered),
+        "human_click_rate": _rate(human, delivered),
+    }
+
+
+def top_links(conn: Connection, message_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Every link of the messages with total and unique clicks, most clicked (by humans) first."""
+    st = link_stats.c
+    rows = conn.execute(
+        sa.select(
+            links.c.id,
+            links.c.message_id,
+            links.c.href,
+            links.c.tag,
+            sa.func.coalesce(st.clicks_total, 0),
+            sa.func.coalesce(st.clicks_human, 0),
+            sa.func.coalesce(st.uniques_total, 0),
+            sa.func.coalesce(st.uniques_human, 0),
+        )
+        .outerjoin(
+            link_stats, sa.and_(st.link_id == links.c.id, st.message_id == links.c.message_id)
+        )
+        .where(links.c.message_id.in_(list(message_ids)))
+    ).all()
+    out = [
+        {
+            "link_id": r[0],
+            "message_id": r[1],
+            "href": r[2],
+            "tag": r[3],
+            "clicks": int(r[4]),
+            "human_clicks": int(r[5]),
+            "machine_clicks": int(r[4]) - int(r[5]),
+            "unique_clicks": int(r[6]),
+            "human_unique_clicks": int(r[7]),
+        }
+        for r in rows
+    ]
+    out.sort(key=lambda link: (-link["human_clicks"], -link["clicks"], link["link_id"]))
+    return out
+
+
+def _floor(now: float, period: Period) -> int:
+    t = int(now // 1)
+    if period == "hours":
+        return t - t % _HOUR
+    if period == "days":
+        return t - t % _DAY
+    if period == "weeks":
+        return t - (t + _MONDAY_OFFSET) % _WEEK
+    day = dt.datetime.fromtimestamp(t, dt.UTC)
+    return int(dt.datetime(day.year, day.month, 1, tzinfo=dt.UTC).timestamp())
+
+
+def bucket_starts(period: Period, steps: int, now: float) -> list[int]:
+    """Epoch starts of `steps` buckets, oldest first, the last one holding `now`."""
+    last = _floor(now, period)
+    if period != "months":
+        width = _WIDTH[period]
+        return [last - width * i for i in range(steps - 1, -1, -1)]
+    first = dt.datetime.fromtimestamp(last, dt.UTC)
+    starts = []
+    for i in range(steps - 1, -1, -1):
+        months = first.year * 12 + first.month - 1 - i
+        starts.append(int(dt.datetime(months // 12, months % 12 + 1, 1, tzinfo=dt.UTC).timestamp()))
+    return starts
+
+
+def _month_end(start: int) -> int:
+    day = dt.datetime.fromtimestamp(start, dt.UTC)
+    months = day.year * 12 + day.month
+    return int(dt.datetime(months // 12, months % 12 + 1, 1, tzinfo=dt.UTC).timestamp())
+
+
+def link_series(
+    conn: Connection,
+    message_ids: Sequence[int],
+    period: Period,
+    steps: int,
+    unique: bool,
+    now: float,
+) -> dict[str, Any]:
+    """Clicks per link over time, in the shape of Customer.io's link metrics API.
+
+    With `unique`, a bucket counts the (delivery, link) pairs first clicked in it.
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+    if steps < 1:
+        raise ValueError("steps must be at least 1")
+    starts = bucket_starts(period, steps, now)
+    first = starts[0]
+    if period == "months":
+        # Months are not of one width: group by day in SQL (a few rows per
+        # link), then place each day in its month here.
+        width, end = _DAY, _month_end(starts[-1])
+    else:
+        width = _WIDTH[period]
+        end = starts[-1] + width
+    b = link_buckets.c
+    columns: list[sa.ColumnElement[Any]]
+    if unique:
+        columns = [b.uniques, b.human_uniques, b.machine_uniques]
+    else:
+        columns = [b.clicks, b.human_clicks, b.clicks - b.human_clicks]
+    where = (b.message_id.in_(list(message_ids)), b.bucket_start >= first, b.bucket_start < end)
+    if period == "hours":
+        # Rows are already hourly and (bucket, link) is unique (a link belongs
+        # to one message): read them in key order, no grouping or sorting.
+        index: sa.ColumnElement[Any] = (b.bucket_start - first) // width
+        query = sa.select(b.link_id, index, *columns).where(*where)
+    else:
+        index = ((b.bucket_start - first) // width).label("i")
+        query = (
+            sa.select(b.link_id, index, *(sa.func.sum(c) for c in columns))
+            .where(*where)
+            .group_by(b.link_id, index)
+        )
+    rows = conn.execute(query).all()
+    series: dict[int, tuple[list[int], list[int], list[int]]] = {}
+    hrefs: dict[int, str] = {}
+    for link_id, href in conn.execute(
+        sa.select(links.c.id, links.c.href)
+        .where(links.c.message_id.in_(list(message_ids)))
+        .order_by(links.c.id)
+    ):
+        series[link_id] = ([0] * steps, [0] * steps, [0] * steps)
+        hrefs[link_id] = href
+    for link_id, i, total, human, machine in rows:
+        if period == "months":
+            i = bisect.bisect_right(starts, first + int(i) * _DAY) - 1
+        i = int(i)
+        if link_id not in series or not 0 <= i < steps:
+            continue
+        s = series[link_id]
+        s[0][i] += int(total or 0)
+        s[1][i] += int(human or 0)
+        s[2][i] += int(machine or 0)
+    return {
+        "links": [
+            {
+                "link": {"id": link_id, "href": hrefs[link_id]},
+                "metric": {
+                    "series": {"clicked": s[0], "human_clicked": s[1], "machine_clicked": s[2]}
+                },
+            }
+            for link_id, s in series.items()
+        ]
+    }
+
+
+CSV_HEADER: Final = (
+    "timestamp",
+    "ts",
+    "delivery_id",
+    "message_id",
+    "link_id",
+    "href",
+    "person_id",
+    "person_email",
+    "cio_id",
+    "machine",
+    "machine_reasons",
+    "user_agent",
+    "ip",
+    "method",
+    "source",
+)
+
+
+def clicks_csv_rows(
+    conn: Connection,
+    workspace_id: int,
+    *,
+    message_id: int | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    human_only: bool = False,
+) -> Iterator[list[Any]]:
+    """The header, then one row per click (oldest first), streamed from the database."""
+    c = clicks.c
+    query = (
+        sa.select(
+            c.ts,
+            c.delivery_id,
+            c.message_id,
+            c.link_id,
+            c.href,
+            people.c.external_id,
+            people.c.email,
+            people.c.cio_id,
+            c.machine,
+            c.machine_reasons,
+            c.user_agent,
+            c.ip,
+            c.method,
+            c.source,
+        )
+        .outerjoin(people, people.c.id == c.person_id)
+        .where(c.workspace_id == workspace_id)
+        .order_by(c.ts, c.id)
+    )
+    if message_id is not None:
+        query = query.where(c.message_id == message_id)
+    if start is not None:
+        query = query.where(c.ts >= start)
+    if end is not None:
+        query = query.where(c.ts < end)
+    if human_only:
+        query = query.where(c.machine.is_(False))
+    yield list(CSV_HEADER)
+    result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
+    for r in result:
+        when = dt.datetime.fromtimestamp(r.ts, dt.UTC).isoformat(timespec="milliseconds")
+        yield [
+            when.replace("+00:00", "Z"),
+            r.ts,
+            r.delivery_id,
+            r.message_id,
+            r.link_id,
+            r.href,
+            r.external_id,
+            r.email,
+            r.cio_id,
+            bool(r.machine),
+            ";".join(r.machine_reasons or ()),
+            r.user_agent,
+            r.ip,
+            r.method,
+            r.source,
+        ]
+
+
+def _like(pattern: str) -> str:
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def segment_clicked(
+    conn: Connection,
+    workspace_id: int,
+    message_id: int | None,
+    href_pattern: str,
+    human_only: bool = True,
+    *,
+    limit: int = 1000,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """People who clicked a link whose URL matches `href_pattern` (`*` is a wildcard).
+
+    A link matches by its reported href (the destination, or for a tag group or
+    personalised link the representative one); case-insensitive. Returns
+    `{"count": n, "people": [...]}` with up to `limit` members by id.
+    """
+    matching = (
+        sa.select(links.c.id)
+        .join(messages, messages.c.id == links.c.message_id)
+        .where(
+            messages.c.workspace_id == workspace_id,
+            links.c.href.ilike(_like(href_pattern), escape="\\"),
+        )
+    )
+    if message_id is not None:
+        matching = matching.where(links.c.message_id == message_id)
+    clickers = sa.select(delivery_links.c.person_id).where(
+        delivery_links.c.link_id.in_(matching.scalar_subquery()),
+        delivery_links.c.person_id.is_not(None),
+    )
+    if human_only:
+        clickers = clickers.where(delivery_links.c.first_human_ts.is_not(None))
+    members = people.c.id.in_(clickers.scalar_subquery())
+    count = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(people)
+        .where(people.c.workspace_id == workspace_id, members)
+    ).scalar_one()
+    rows = conn.execute(
+        sa.select(people.c.id, people.c.cio_id, people.c.external_id, people.c.email)
+        .where(people.c.workspace_id == workspace_id, members)
+        .order_by(people.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return {
+        "count": int(count),
+        "people": [
+            {"person_id": r.id, "cio_id": r.cio_id, "id": r.external_id, "email": r.email}
+            for r in rows
+        ],
+    }

@@ -1,0 +1,170 @@
+"""The one place that wires adapters and services together from configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Engine
+
+from linktrack.adapters.store import repo
+from linktrack.adapters.store.engine import make_engine, migrate
+
+log = logging.getLogger("linktrack")
+
+DEFAULT_DB = "sqlite:///linktrack.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Settings of one process, from `LINKTRACK_*` environment variables."""
+
+    db_url: str = DEFAULT_DB
+    data_dir: Path = Path("linktrack-data")
+    public_url: str = "http://127.0.0.1:8080"
+    smtp_url: str | None = None
+    event_log: str = "file"  # "file" (embedded) or "redis" (scale-out)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_stream: str = "linktrack:events"
+    embedded_workers: bool = True  # run the event writer and delivery worker in this process
+    trust_proxy: bool = False
+    key_reload_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
+        env = dict(os.environ if env is None else env)
+        base = cls()
+        return cls(
+            db_url=env.get("LINKTRACK_DB", base.db_url),
+            data_dir=Path(env.get("LINKTRACK_DATA_DIR", str(base.data_dir))),
+            public_url=env.get("LINKTRACK_PUBLIC_URL", base.public_url),
+            smtp_url=env.get("LINKTRACK_SMTP_URL") or None,
+            event_log=env.get("LINKTRACK_EVENT_LOG", base.event_log),
+            redis_url=env.get("LINKTRACK_REDIS_URL", base.redis_url),
+            redis_stream=env.get("LINKTRACK_REDIS_STREAM", base.redis_stream),
+            embedded_workers=env.get("LINKTRACK_EMBEDDED_WORKERS", "1") != "0",
+            trust_proxy=env.get("LINKTRACK_TRUST_PROXY", "0") == "1",
+        )
+
+    def to_env(self) -> dict[str, str]:
+        env = {
+            "LINKTRACK_DB": self.db_url,
+            "LINKTRACK_DATA_DIR": str(self.data_dir),
+            "LINKTRACK_PUBLIC_URL": self.public_url,
+            "LINKTRACK_EVENT_LOG": self.event_log,
+            "LINKTRACK_REDIS_URL": self.redis_url,
+            "LINKTRACK_REDIS_STREAM": self.redis_stream,
+            "LINKTRACK_EMBEDDED_WORKERS": "1" if self.embedded_workers else "0",
+            "LINKTRACK_TRUST_PROXY": "1" if self.trust_proxy else "0",
+        }
+        if self.smtp_url:
+            env["LINKTRACK_SMTP_URL"] = self.smtp_url
+        return env
+
+    def default_workspace_settings(self) -> dict[str, Any]:
+        """New workspaces track through this server until a tracking domain is set."""
+        parts = urlsplit(self.public_url)
+        return {"tracking_domain": parts.netloc, "tracking_https": parts.scheme == "https"}
+
+
+def make_event_log(config: Config) -> Any:
+    from linktrack.adapters import eventlog
+
+    if config.event_log == "redis":
+        return eventlog.RedisStreamEventLog(config.redis_url, config.redis_stream)
+    if config.event_log == "file":
+        return eventlog.FileEventLog(config.data_dir / "events")
+    raise ValueError(f"LINKTRACK_EVENT_LOG must be 'file' or 'redis', not {config.event_log!r}")
+
+
+@dataclass
+class Services:
+    """Everything a process needs, built once by `build`."""
+
+    config: Config
+    engine: Engine
+    keys: Any
+    sender: Any
+    event_log: Any
+    shortlinks: Any = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start background work: the event writer, delivery worker and key refresh."""
+        if hasattr(self.event_log, "start"):
+            self.event_log.start(loop)
+        if self.config.embedded_workers:
+            for name, target in self.background():
+                thread = threading.Thread(target=target, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        keys_thread = threading.Thread(target=self._refresh_keys, name="keys", daemon=True)
+        keys_thread.start()
+        self._threads.append(keys_thread)
+
+    def background(self) -> list[tuple[str, Any]]:
+        """(name, callable(stop)) pairs: what `linktrack consume` runs standalone."""
+        from linktrack.service.delivery import DeliveryWorker
+        from linktrack.service.writer import Writer
+
+        writer = Writer(self.engine, self.event_log)
+        worker = DeliveryWorker(self.engine, transports(self.config))
+        return [
+            ("event-writer", lambda: writer.run_forever(self._stop)),
+            ("delivery", lambda: worker.run_forever(self._stop)),
+        ]
+
+    def _refresh_keys(self) -> None:
+        while not self._stop.wait(self.config.key_reload_seconds):
+            try:
+                self.keys.reload()
+            except Exception:  # the old keys keep working; try again next round
+                log.exception("reloading signing keys failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if hasattr(self.event_log, "close"):
+            self.event_log.close()
+        self.engine.dispose()
+
+
+def transports(config: Config) -> dict[str, Any]:
+    from linktrack.adapters.smtp import SmtpTransport
+    from linktrack.service.delivery import email_transport
+
+    out: dict[str, Any] = {}
+    if config.smtp_url:
+        out["email"] = email_transport(SmtpTransport(config.smtp_url))
+    return out
+
+
+def build(config: Config) -> Services:
+    """Connect to the store (migrating it) and assemble the services."""
+    from linktrack.service.keys import KeyStore
+    from linktrack.service.sending import Sender
+
+    engine = make_engine(config.db_url)
+    migrate(engine)
+    keys = KeyStore(engine)
+    sender = Sender(engine, keys, has_transport={c: True for c in transports(config)})
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return Services(config, engine, keys, sender, make_event_log(config))
+
+
+def create_workspace(config: Config, name: str) -> repo.NewWorkspace:
+    engine = make_engine(config.db_url)
+    try:
+        migrate(engine)
+        return repo.create_workspace(engine, name, config.default_workspace_settings())
+    finally:
+        engine.dispose()

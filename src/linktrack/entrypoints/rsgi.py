@@ -1,0 +1,236 @@
+"""The HTTP front: a lean RSGI click/open path, everything else bridged to the API.
+
+The click path is a few obvious lines: verify the signature with keys held in
+memory (no database read), append the click to the durable event log, answer
+302. Routing frameworks cost several times the whole request here
+(../shared/PERF-NOTES.md), so this path does not go through one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+
+from linktrack.core.tokens import TokenError
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
+
+GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+NOT_FOUND = (
+    b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
+    b"<h1>Link not found</h1><p>This link is not valid. Check that it was copied completely.</p>"
+)
+_NO_STORE = ("cache-control", "no-store, no-cache, must-revalidate, max-age=0")
+_HTML = [("content-type", "text/html; charset=utf-8"), _NO_STORE]
+_GIF_HEADERS = [("content-type", "image/gif"), _NO_STORE, ("pragma", "no-cache")]
+MAX_BODY = 1 << 20  # 1 MiB: the largest API request body accepted
+
+
+class TrackingFront:
+    """RSGI application: `/e/c/…`, `/e/o/…` and short links here, the rest to `api`."""
+
+    def __init__(self, services: Any, api: ASGIApp) -> None:
+        self.services = services
+        self.api = api
+        self.log = services.event_log
+        self.keys = services.keys
+        # Event ids: unique per process start without a syscall per click.
+        self._prefix = f"{os.getpid():x}{time.time_ns():x}-"
+        self._counter = itertools.count()
+        self._trust_proxy = services.config.trust_proxy
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.services.start(loop)
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.services.stop()
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        path = scope.path
+        if path.startswith("/e/c/"):
+            await self.click(scope, protocol, path)
+        elif path.startswith("/e/o/"):
+            await self.open(scope, protocol, path)
+        elif path.startswith("/lnk.") and self.services.shortlinks is not None:
+            await self.short(scope, protocol, path)
+        else:
+            await self.bridge(scope, protocol)
+
+    def _client_ip(self, scope: Any) -> str:
+        if self._trust_proxy:
+            forwarded = scope.headers.get("x-forwarded-for")
+            if forwarded:
+                return str(forwarded).split(",")[0].strip()
+        return str(scope.client).rsplit(":", 1)[0].strip("[]")
+
+    def _event(self, kind: str, scope: Any, kid: str, delivery: str, **extra: Any) -> bytes:
+        return orjson.dumps(
+            {
+                "id": f"{self._prefix}{next(self._counter)}",
+                "type": kind,
+                "kid": kid,
+                "d": delivery,
+                "ts": time.time(),
+                "ua": scope.headers.get("user-agent") or "",
+                "ip": self._client_ip(scope),
+                "m": scope.method,
+                "src": "link",
+                **extra,
+            }
+        )
+
+    async def click(self, scope: Any, protocol: Any, path: str) -> None:
+        """Verify, append durably, then redirect — never before the append."""
+        if scope.method not in ("GET", "HEAD"):
+            protocol.response_bytes(405, [("allow", "GET, HEAD"), *_HTML], b"")
+            return
+        parts = path.split("/")
+        try:
+            if len(parts) != 5:
+                raise TokenError("not a click path")
+            token = self.keys.ring.verify_click(parts[3], parts[4])
+        except TokenError:
+            protocol.response_bytes(404, _HTML, NOT_FOUND)
+            return
+        event = self._event(
+            "click", scope, token.kid, token.delivery_id,
+            l=token.link_id, p=token.position, h=token.href,
+        )  # fmt: skip
+        await self.redirect_after_append(protocol, event, token.href)
+
+    async def redirect_after_append(self, protocol: Any, event: bytes, href: str) -> None:
+        try:
+            await self.log.append(event)
+        except OSError:
+            protocol.response_bytes(
+                503, [("retry-after", "1"), *_HTML], b"<h1>Please try again in a moment</h1>"
+            )
+            return
+        protocol.response_empty(
+            302, [("location", href), _NO_STORE, ("referrer-policy", "no-referrer")]
+        )
+
+    async def open(self, scope: Any, protocol: Any, path: str) -> None:
+        parts = path.split("/")
+        try:
+            if len(parts) != 5:
+                raise TokenError("not an open path")
+            token = self.keys.ring.verify_open(parts[3], parts[4])
+        except TokenError:
+            protocol.response_bytes(404, _HTML, NOT_FOUND)
+            return
+        # An open pixel must still render: on a log failure the open is lost, not the page.
+        with contextlib.suppress(OSError):
+            await self.log.append(self._event("open", scope, token.kid, token.delivery_id))
+        protocol.response_bytes(200, _GIF_HEADERS, GIF)
+
+    async def short(self, scope: Any, protocol: Any, path: str) -> None:
+        """`/lnk.<code>` on the short domain: resolve, then exactly as a click."""
+        target = await asyncio.to_thread(self.services.shortlinks.resolve, path[5:])
+        if target is None or target.expired:
+            status = 404
+            page = (
+                b"<!doctype html><meta charset=utf-8><title>Link expired</title>"
+                b"<h1>This link has expired</h1><p>Short links are kept for 90 days.</p>"
+                if target is not None
+                else NOT_FOUND
+            )
+            protocol.response_bytes(status, _HTML, page)
+            return
+        await self.click(scope, protocol, target.path)
+
+    async def bridge(self, scope: Any, protocol: Any) -> None:
+        """Run the ASGI API app for this request (bodies are small JSON: buffered)."""
+        length = scope.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            protocol.response_bytes(
+                413,
+                [("content-type", "application/json")],
+                b'{"meta":{"error":"request body too large (limit 1 MiB)"}}',
+            )
+            return
+        body = await protocol()
+        if len(body) > MAX_BODY:
+            protocol.response_bytes(
+                413,
+                [("content-type", "application/json")],
+                b'{"meta":{"error":"request body too large (limit 1 MiB)"}}',
+            )
+            return
+        host, _, port = str(scope.client).rpartition(":")
+        path = scope.path
+        asgi_scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": scope.http_version,
+            "method": scope.method,
+            "scheme": scope.scheme,
+            "path": unquote(path),
+            "raw_path": path.encode("latin-1", "replace"),
+            "query_string": scope.query_string.encode("latin-1", "replace"),
+            "root_path": "",
+            "headers": [
+                (k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+                for k, v in scope.headers.items()
+            ],
+            "client": (host.strip("[]"), int(port) if port.isdigit() else 0),
+            "server": None,
+            "state": {},
+        }
+        delivered = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await protocol.client_disconnect()
+            return {"type": "http.disconnect"}
+
+        status = 500
+        headers: list[tuple[str, str]] = []
+        stream: Any = None
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status, headers, stream
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers", [])
+                ]
+            elif message["type"] == "http.response.body":
+                chunk = message.get("body", b"")
+                more = message.get("more_body", False)
+                if stream is None and not more:
+                    protocol.response_bytes(status, headers, chunk)
+                    return
+                if stream is None:
+                    stream = protocol.response_stream(status, headers)
+                if chunk:
+                    await stream.send_bytes(chunk)
+
+        await self.api(asgi_scope, receive, send)
+
+
+def create_app() -> TrackingFront:
+    """Granian's app factory: configuration comes from `LINKTRACK_*` variables."""
+    from linktrack.bootstrap import Config, build
+    from linktrack.entrypoints.api import build_api
+
+    services = build(Config.from_env())
+    return TrackingFront(services, build_api(services))

@@ -1,0 +1,1 @@
+"""Services: long-running work that joins adapters (the event writer)."""

@@ -1,0 +1,110 @@
+"""Hands queued deliveries to their transport, with retries and backoff."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from linktrack.adapters.smtp import OutgoingEmail, TransportError
+from linktrack.adapters.store import repo
+from linktrack.adapters.store.schema import deliveries
+
+log = logging.getLogger("linktrack.delivery")
+
+Transport = Callable[[repo.Delivery], None]
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class DeliveryWorker:
+    """Polls queued deliveries (a crash leaves them queued: nothing is lost)."""
+
+    engine: Engine
+    transports: dict[str, Transport]
+    backoff: float = 2.0
+    _attempts: dict[str, int] = field(default_factory=dict)
+    _not_before: dict[str, float] = field(default_factory=dict)
+
+    def run_once(self, limit: int = 100) -> int:
+        """Try every due queued delivery once; return how many were handed over."""
+        now = time.time()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(deliveries.c.id, deliveries.c.workspace_id)
+                .where(deliveries.c.status == "queued")
+                .order_by(deliveries.c.created_at)
+                .limit(limit)
+            ).all()
+        sent = 0
+        for row in rows:
+            if self._not_before.get(row.id, 0) > now:
+                continue
+            delivery = repo.get_delivery(self.engine, row.workspace_id, row.id)
+            if delivery is None or delivery.status != "queued":
+                continue
+            transport = self.transports.get(delivery.channel)
+            if transport is None:
+                repo.mark_delivery(self.engine, delivery.id, "outbox")
+                continue
+            try:
+                transport(delivery)
+            except TransportError as exc:
+                attempts = self._attempts.get(delivery.id, 0) + 1
+                self._attempts[delivery.id] = attempts
+                if exc.permanent or attempts >= MAX_ATTEMPTS:
+                    log.warning("delivery %s failed: %s", delivery.id, exc)
+                    repo.mark_delivery(self.engine, delivery.id, "failed", error=str(exc))
+                    self._forget(delivery.id)
+                else:
+                    self._not_before[delivery.id] = now + self.backoff * 2 ** (attempts - 1)
+                continue
+            repo.mark_delivery(self.engine, delivery.id, "sent")
+            if delivery.settings.get("disable_message_retention"):
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        sa.update(deliveries)
+                        .where(deliveries.c.id == delivery.id)
+                        .values(body=None, body_plain=None)
+                    )
+            self._forget(delivery.id)
+            sent += 1
+        return sent
+
+    def _forget(self, delivery_id: str) -> None:
+        self._attempts.pop(delivery_id, None)
+        self._not_before.pop(delivery_id, None)
+
+    def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # keep delivering after a transient store error
+                log.exception("delivery worker pass failed")
+                busy = 0
+            if not busy:
+                stop.wait(interval)
+
+
+def email_transport(smtp: object) -> Transport:
+    """Adapt an SmtpTransport to deliveries."""
+
+    def send(delivery: repo.Delivery) -> None:
+        sender = str(delivery.settings.get("from") or "linktrack@localhost")
+        smtp.send(  # type: ignore[attr-defined]
+            OutgoingEmail(
+                delivery_id=delivery.id,
+                sender=sender,
+                to=delivery.recipient,
+                subject=delivery.subject,
+                html=delivery.body,
+                text=delivery.body_plain,
+            )
+        )
+
+    return send

@@ -1,0 +1,149 @@
+"""A real linktrack server in a subprocess, and a real SMTP server, on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "linktrack.entrypoints.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+class Server:
+    """`linktrack serve` on a free port; `kill()` is a kill -9 of its process group."""
+
+    def __init__(self, db_url: str, data_dir: Path, *, smtp_port: int | None = None) -> None:
+        self.db_url = db_url
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.smtp_port = smtp_port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        args = [
+            sys.executable, "-m", "linktrack.entrypoints.cli", "serve",
+            "--db", self.db_url, "--data-dir", str(self.data_dir),
+            "--port", str(self.port), "--public-url", self.url,
+        ]  # fmt: skip
+        if self.smtp_port:
+            args += ["--smtp", f"smtp://127.0.0.1:{self.smtp_port}"]
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        wait_port(self.port)
+        return self
+
+    def workspace(self, name: str = "Test") -> dict[str, Any]:
+        out = cli("workspace", "create", name, "--json", "--db", self.db_url,
+                  "--public-url", self.url)  # fmt: skip
+        return dict(json.loads(out))
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def running(db_url: str, data_dir: Path, **kwargs: Any) -> Iterator[Server]:
+    server = Server(db_url, data_dir, **kwargs).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Mailbox:
+    """aiosmtpd on loopback collecting every message it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Message] = []
+        mailbox = self
+
+        class Handler:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                mailbox.messages.append(message_from_bytes(envelope.content))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> Mailbox:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+    def wait(self, count: int = 1, timeout: float = 30.0) -> list[Message]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.messages)} of {count} messages arrived")
+            time.sleep(0.05)
+        return self.messages
+
+
+def app_client(server: Server, key: str) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+
+
+def poll(fn: Any, until: Any, timeout: float = 30.0) -> Any:
+    """Call fn until until(result) holds (the event writer runs asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = fn()
+        if until(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in {timeout}s; last: {result!r}")
+        time.sleep(0.1)

@@ -1,0 +1,80 @@
+"""Machine-click verdicts: each signal alone, and no false alarm on a person."""
+
+from __future__ import annotations
+
+import pytest
+
+from linktrack.core import bots
+from linktrack.core.bots import verdict
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+)
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_a_person_in_a_browser_is_human() -> None:
+    assert verdict(CHROME, "GET", "81.2.69.142", 3600.0, 1) == (False, [])
+    assert verdict(IPHONE, "GET", None, None, 0) == (False, [])
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.12026; Pro)",
+        "Mozilla/4.0 (compatible; ms-office; MSOffice 16)",
+        "Mozilla/5.0 (compatible; Mimecast)",
+        "Mozilla/5.0 Proofpoint URL Defense",
+        "BarracudaCentral",
+        "Google-Safety",
+        "python-requests/2.31.0",
+        "curl/8.4.0",
+        "",
+    ],
+)
+def test_scanners_previewers_and_scripts_are_bots(ua: str) -> None:
+    machine, reasons = verdict(ua, "GET", None, 3600.0, 1)
+    assert machine and reasons == ["bot_user_agent"]
+
+
+def test_each_signal_has_its_reason() -> None:
+    assert verdict(CHROME, "HEAD", None, None, 0) == (True, ["head_request"])
+    assert verdict(CHROME, "GET", None, 9.9, 0) == (True, ["too_fast"])
+    assert verdict(CHROME, "GET", None, 10.0, 0) == (False, [])
+    assert verdict(CHROME, "GET", None, None, 3) == (True, ["burst"])
+    assert verdict(CHROME, "GET", None, None, 2) == (False, [])
+    assert verdict(CHROME, "GET", "40.107.1.2", None, 0) == (True, ["scanner_network"])
+    assert verdict(CHROME, "GET", "209.222.82.9", None, 0) == (True, ["scanner_network"])
+
+
+def test_reasons_accumulate_in_a_stable_order() -> None:
+    machine, reasons = verdict("curl/8", "head", "104.47.3.3", 1.0, 5)
+    assert machine
+    assert reasons == ["bot_user_agent", "head_request", "too_fast", "burst", "scanner_network"]
+
+
+def test_bad_or_ipv6_addresses_do_not_match_ipv4_networks() -> None:
+    assert not bots.in_scanner_network("not an ip")
+    assert not bots.in_scanner_network("2001:db8::1")
+    assert not bots.in_scanner_network("10.0.0.1")
+
+
+def test_image_proxies_stand_for_a_person_on_opens_only() -> None:
+    gmail = (
+        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+    )
+    assert verdict(gmail, "GET", None, None, 0, is_open=True) == (False, [])
+    assert verdict(gmail, "GET", None, None, 0)[0]
+
+
+def test_user_agent_verdicts_are_cached() -> None:
+    bots.is_bot_user_agent.cache_clear()
+    for _ in range(3):
+        bots.is_bot_user_agent(CHROME)
+    info = bots.is_bot_user_agent.cache_info()
+    assert info.hits == 2 and info.misses == 1
