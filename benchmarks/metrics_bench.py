@@ -70,7 +70,10 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
     link_ids = repo.resolve_links(
         engine,
         m.id,
-        [(f"url:https://example.com/page-{i}", f"https://example.com/page-{i}", None) for i in range(N_LINKS)],
+        [
+            (f"url:https://example.com/page-{i}", f"https://example.com/page-{i}", None)
+            for i in range(N_LINKS)
+        ],
     )
     start = time.time() - DAYS * 86400
     t = time.perf_counter()
@@ -78,26 +81,50 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
         conn.execute(
             sa.insert(people),
             [
-                {"workspace_id": ws.id, "cio_id": f"b{ws.id}x{i:08d}", "external_id": f"u{i}",
-                 "email": f"u{i}@example.com", "attributes": {}, "created_at": start, "updated_at": start}
+                {
+                    "workspace_id": ws.id,
+                    "cio_id": f"b{ws.id}x{i:08d}",
+                    "external_id": f"u{i}",
+                    "email": f"u{i}@example.com",
+                    "attributes": {},
+                    "created_at": start,
+                    "updated_at": start,
+                }
                 for i in range(n_deliveries)
             ],
         )
-        person_ids = conn.execute(
-            sa.select(people.c.id).where(people.c.workspace_id == ws.id).order_by(people.c.id)
-        ).scalars().all()
+        person_ids = (
+            conn.execute(
+                sa.select(people.c.id).where(people.c.workspace_id == ws.id).order_by(people.c.id)
+            )
+            .scalars()
+            .all()
+        )
         delivery_ids = [f"bench{ws.id}-{i:08d}" for i in range(n_deliveries)]
         conn.execute(
             sa.insert(deliveries),
             [
-                {"id": d, "workspace_id": ws.id, "message_id": m.id, "person_id": p, "channel": "email",
-                 "recipient": f"u{i}@example.com", "subject": "Hi", "settings": {}, "warnings": [],
-                 "status": "sent", "created_at": start, "sent_at": start}
+                {
+                    "id": d,
+                    "workspace_id": ws.id,
+                    "message_id": m.id,
+                    "person_id": p,
+                    "channel": "email",
+                    "recipient": f"u{i}@example.com",
+                    "subject": "Hi",
+                    "settings": {},
+                    "warnings": [],
+                    "status": "sent",
+                    "created_at": start,
+                    "sent_at": start,
+                }
                 for i, (d, p) in enumerate(zip(delivery_ids, person_ids, strict=True))
             ],
         )
         conn.execute(
-            sa.update(message_stats).where(message_stats.c.message_id == m.id).values(status_sent=n_deliveries)
+            sa.update(message_stats)
+            .where(message_stats.c.message_id == m.id)
+            .values(status_sent=n_deliveries)
         )
     print(f"fill: {n_deliveries:,} people and deliveries in {time.perf_counter() - t:.1f} s")
 
@@ -111,10 +138,18 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
         ts = start + 60 + (DAYS * 86400 - 120) * i / n_clicks
         link = chosen_links[i]
         events.append(
-            encode_event("click", kid=ws.kid, delivery_id=delivery_ids[chosen[i]], link_id=link,
-                         position=link, href=f"https://example.com/page-{link}", ts=ts,
-                         ua=UAS[0 if rng.random() < 0.5 else rng.randrange(len(UAS))],
-                         ip="81.2.69.142", event_id=f"b{i:09d}")
+            encode_event(
+                "click",
+                kid=ws.kid,
+                delivery_id=delivery_ids[chosen[i]],
+                link_id=link,
+                position=link,
+                href=f"https://example.com/page-{link}",
+                ts=ts,
+                ua=UAS[0 if rng.random() < 0.5 else rng.randrange(len(UAS))],
+                ip="81.2.69.142",
+                event_id=f"b{i:09d}",
+            )
         )
     log = MemoryEventLog()
     log.extend(events)
@@ -124,8 +159,10 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
     writer = Writer(engine, log, consumer=f"bench-{ws.id}")
     done = writer.drain(limit=5000)
     took = time.perf_counter() - t
-    print(f"fill: writer stored {done:,} clicks in {took:.1f} s ({done / took:,.0f} events/s, "
-          f"{writer.stats.synthetic_opens:,} synthetic opens)")
+    print(
+        f"fill: writer stored {done:,} clicks in {took:.1f} s ({done / took:,.0f} events/s, "
+        f"{writer.stats.synthetic_opens:,} synthetic opens)"
+    )
     return ws.id, m.id
 
 
@@ -159,19 +196,43 @@ def main() -> None:
         checks: list[tuple[str, Callable[[], Any]]] = [
             ("message_metrics", lambda: metrics.message_metrics(conn, [message_id])),
             ("top_links", lambda: metrics.top_links(conn, [message_id])),
-            ("link_series hours x168", lambda: metrics.link_series(conn, [message_id], "hours", 168, False, now)),
-            ("link_series hours x720 unique", lambda: metrics.link_series(conn, [message_id], "hours", 720, True, now)),
-            ("link_series days x30", lambda: metrics.link_series(conn, [message_id], "days", 30, False, now)),
-            ("link_series months x12", lambda: metrics.link_series(conn, [message_id], "months", 12, True, now)),
-            ("segment_clicked one link, human",
-             lambda: metrics.segment_clicked(conn, ws_id, message_id, "https://example.com/page-7*", True, limit=100)),
-            ("segment_clicked all links, all",
-             lambda: metrics.segment_clicked(conn, ws_id, None, "https://example.com/*", False, limit=100)),
+            (
+                "link_series hours x168",
+                lambda: metrics.link_series(conn, [message_id], "hours", 168, False, now),
+            ),
+            (
+                "link_series hours x720 unique",
+                lambda: metrics.link_series(conn, [message_id], "hours", 720, True, now),
+            ),
+            (
+                "link_series days x30",
+                lambda: metrics.link_series(conn, [message_id], "days", 30, False, now),
+            ),
+            (
+                "link_series months x12",
+                lambda: metrics.link_series(conn, [message_id], "months", 12, True, now),
+            ),
+            (
+                "segment_clicked one link, human",
+                lambda: metrics.segment_clicked(
+                    conn, ws_id, message_id, "https://example.com/page-7*", True, limit=100
+                ),
+            ),
+            (
+                "segment_clicked all links, all",
+                lambda: metrics.segment_clicked(
+                    conn, ws_id, None, "https://example.com/*", False, limit=100
+                ),
+            ),
         ]
         first = metrics.message_metrics(conn, [message_id])
-        seg = metrics.segment_clicked(conn, ws_id, message_id, "https://example.com/page-7*", True, limit=1)
-        print(f"store: {engine.dialect.name}, clicked {first['clicked']:,} of {first['delivered']:,} "
-              f"deliveries; segment page-7* has {seg['count']:,} people")
+        seg = metrics.segment_clicked(
+            conn, ws_id, message_id, "https://example.com/page-7*", True, limit=1
+        )
+        print(
+            f"store: {engine.dialect.name}, clicked {first['clicked']:,} of {first['delivered']:,} "
+            f"deliveries; segment page-7* has {seg['count']:,} people"
+        )
         for name, fn in checks:
             print(f"metrics: {name} {label}: {timed(fn):.1f} ms")
     engine.dispose()

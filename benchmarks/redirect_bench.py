@@ -93,7 +93,8 @@ def free_port() -> int:
 class Process:
     """A child in its own process group: stopping it also stops what it forked."""
 
-    def __init__(self, args: Sequence[str], log_path: Path) -> None:
+    def __init__(self, name: str, args: Sequence[str], log_path: Path) -> None:
+        self.name = name
         self.args = list(args)
         self.log_path = log_path
         self.stopped = False
@@ -132,12 +133,12 @@ def wait_http(process: Process, port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not process.alive():
-            raise RuntimeError(f"{process.args[0]} exited early:\n{process.tail()}")
+            raise RuntimeError(f"{process.name} exited early:\n{process.tail()}")
         with contextlib.suppress(OSError):
             http("GET", port, "/")
             return
         time.sleep(0.1)
-    raise TimeoutError(f"nothing answered HTTP on 127.0.0.1:{port}:\n{process.tail()}")
+    raise TimeoutError(f"{process.name} did not answer on port {port}:\n{process.tail()}")
 
 
 @dataclass(frozen=True)
@@ -274,6 +275,7 @@ http {{
 """
     (prefix / "nginx.conf").write_text(config)
     process = Process(
+        "nginx",
         ["taskset", "-c", SERVER_CPU, nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
          "-e", str(prefix / "error.log")],
         prefix / "stdout.log",
@@ -295,6 +297,7 @@ def start_linktrack(workdir: Path) -> tuple[Process, int, str]:
     db = f"sqlite:///{workdir / 'store.db'}"
     public = f"http://127.0.0.1:{port}"
     process = Process(
+        "linktrack serve",
         ["taskset", "-c", SERVER_CPU, str(LINKTRACK), "serve", "--db", db,
          "--data-dir", str(workdir / "data"), "--host", "127.0.0.1", "--port", str(port),
          "--public-url", public],
@@ -388,11 +391,18 @@ def count_clicks(db_file: Path, expected: int, timeout: float = 60.0) -> int:
         time.sleep(0.25)
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per pass")
-    parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--duration", type=positive, default=10, help="seconds per pass")
+    parser.add_argument("--connections", type=positive, default=64)
+    parser.add_argument("--passes", type=positive, default=3)
     args = parser.parse_args(argv)
 
     # SIGTERM must unwind through the cleanup too, or the servers outlive us.
@@ -413,6 +423,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cleanup.callback(nginx_server.stop)
         ngx, _ = measure("nginx", wrk, f"http://127.0.0.1:{port}", paths, args)
         nginx_server.stop()
+        # Each line as soon as it is known: a later failure keeps what was measured.
+        print(f"nginx return 302: {ngx.line()}", flush=True)
 
         server, port, db = start_linktrack(workdir)
         cleanup.callback(server.stop)
@@ -422,11 +434,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths = workdir / "linktrack-paths.txt"
         paths.write_text("".join(f"{path}\n" for path, _ in email.links))
         lt, passes = measure("linktrack", wrk, url, paths, args)
+        print(f"linktrack redirect (durable capture): {lt.line()}")
+        print(f"ratio: linktrack / nginx = {lt.rate / ngx.rate:.2f}", flush=True)
 
         target = lt.rate / 2
         paced_connections = max(args.connections, math.ceil(target * PACED_HEADROOM_S))
         half = run_wrk(wrk, url, paths, args.duration, paced_connections, rate=target)
-        log(f"linktrack paced: {half.rate:,.0f} req/s over {paced_connections} connections")
+        log(f"linktrack paced over {paced_connections} connections")
+        print(
+            f"linktrack at {target:,.0f} req/s (half of max): p50 {half.p50_ms:.2f} ms"
+            f"  p99 {half.p99_ms:.2f} ms  (achieved {half.rate:,.0f} req/s)",
+            flush=True,
+        )
 
         # Still healthy after the load: alive, redirecting, and its API answering.
         if not server.alive():
@@ -438,13 +457,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         redirects += sum(r.redirects for r in runs)
         recorded = count_clicks(workdir / "store.db", redirects)
 
-        print(f"nginx return 302: {ngx.line()}")
-        print(f"linktrack redirect (durable capture): {lt.line()}")
-        print(f"ratio: linktrack / nginx = {lt.rate / ngx.rate:.2f}")
-        print(
-            f"linktrack at {target:,.0f} req/s (half of max): p50 {half.p50_ms:.2f} ms"
-            f"  p99 {half.p99_ms:.2f} ms  (achieved {half.rate:,.0f} req/s)"
-        )
         print(f"clicks recorded: {recorded} of {redirects} redirects")
         errors = sum(r.status_errors + r.socket_errors for r in runs)
         if errors:

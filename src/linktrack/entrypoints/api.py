@@ -25,6 +25,7 @@ from starlette.routing import Route
 from linktrack.adapters.store import metrics, repo
 from linktrack.core.settings import SettingsError, TrackingSettings
 from linktrack.core.templating import TemplateError, compile_liquid
+from linktrack.entrypoints import api_channels, api_kinds
 from linktrack.entrypoints.openapi import OPENAPI
 from linktrack.service.errors import InputError
 from linktrack.service.sending import parse_send
@@ -424,6 +425,16 @@ def _activity(a: repo.Activity) -> dict[str, Any]:
     return entry
 
 
+def get(path: str, method: Callable[..., Any]) -> Route:
+    """A GET route to a sync handler `method(request)`."""
+    return Route(path, _wrap(method, body=False), methods=["GET"])
+
+
+def with_body(path: str, method: Callable[..., Any], verb: str) -> Route:
+    """A route to a sync handler `method(request, json_body)`."""
+    return Route(path, _wrap(method, body=True), methods=[verb])
+
+
 def _wrap(method: Callable[..., Any], *, body: bool) -> Handler:
     """Run a sync handler in a thread; map every expected failure to a JSON 4xx."""
     from starlette.concurrency import run_in_threadpool
@@ -450,12 +461,6 @@ def _wrap(method: Callable[..., Any], *, body: bool) -> Handler:
 
 def build_api(services: Any) -> Starlette:
     api = Api(services)
-
-    def get(path: str, method: Callable[..., Any]) -> Route:
-        return Route(path, _wrap(method, body=False), methods=["GET"])
-
-    def with_body(path: str, method: Callable[..., Any], verb: str) -> Route:
-        return Route(path, _wrap(method, body=True), methods=[verb])
 
     routes = [
         with_body("/api/v1/customers/{identifier}", api.identify, "PUT"),
@@ -487,6 +492,8 @@ def build_api(services: Any) -> Starlette:
         get("/v1/exports/clicks.csv", api.export_clicks),
         get("/openapi.json", api.openapi),
         get("/v1/openapi.json", api.openapi),
+        *api_channels.routes(api),
+        *api_kinds.routes(api),
     ]
 
     async def on_http_error(request: Request, exc: Exception) -> Response:

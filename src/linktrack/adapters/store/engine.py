@@ -53,7 +53,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-def migrate(target: str | Engine, revision: str = "head") -> None:
+def migrate(target: str | Engine, revision: str = "heads") -> None:
     """Run Alembic migrations up to `revision` (no alembic.ini needed)."""
     from alembic import command
     from alembic.config import Config
