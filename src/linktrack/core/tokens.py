@@ -30,6 +30,10 @@ class TokenError(ValueError):
     """A tracking URL that is not one we signed (tampered, truncated, unknown key)."""
 
 
+class UnknownKeyError(TokenError):
+    """Well-formed, but signed with a key this ring does not hold (new, or retired)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SigningKey:
     """One HMAC key; `kid` travels in the payload so rotation needs no lookup table."""
@@ -145,7 +149,7 @@ class KeyRing:
         kid = data.get("k")
         mac = self._macs.get(kid) if isinstance(kid, str) else None
         if mac is None:
-            raise TokenError("unknown or retired signing key")
+            raise UnknownKeyError("unknown or retired signing key")
         if not hmac.compare_digest(mac.hexdigest(payload.encode("ascii")), signature):
             raise TokenError("signature does not match")
         return data

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from linktrack.core.tokens import TokenError
+from linktrack.core.tokens import TokenError, UnknownKeyError
 
 ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
@@ -102,7 +102,13 @@ class TrackingFront:
         try:
             if len(parts) != 5:
                 raise TokenError("not a click path")
-            token = self.keys.ring.verify_click(parts[3], parts[4])
+            try:
+                token = self.keys.ring.verify_click(parts[3], parts[4])
+            except UnknownKeyError:
+                # A workspace created (or a key rotated) since the last reload.
+                if not await asyncio.to_thread(self.keys.reload_if_due):
+                    raise
+                token = self.keys.ring.verify_click(parts[3], parts[4])
         except TokenError:
             protocol.response_bytes(404, _HTML, NOT_FOUND)
             return
@@ -129,7 +135,12 @@ class TrackingFront:
         try:
             if len(parts) != 5:
                 raise TokenError("not an open path")
-            token = self.keys.ring.verify_open(parts[3], parts[4])
+            try:
+                token = self.keys.ring.verify_open(parts[3], parts[4])
+            except UnknownKeyError:
+                if not await asyncio.to_thread(self.keys.reload_if_due):
+                    raise
+                token = self.keys.ring.verify_open(parts[3], parts[4])
         except TokenError:
             protocol.response_bytes(404, _HTML, NOT_FOUND)
             return

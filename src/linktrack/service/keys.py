@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from sqlalchemy.engine import Engine
 
@@ -19,6 +20,7 @@ class KeyStore:
         self.ring = KeyRing()
         self._signers: dict[int, Signer] = {}
         self._workspace_of: dict[str, int] = {}
+        self._last_reload = 0.0
         self.reload()
 
     def reload(self) -> None:
@@ -31,9 +33,18 @@ class KeyStore:
             newest[key.workspace_id] = key.kid
         signers = {ws: ring.signer(kid) for ws, kid in newest.items()}
         with self._lock:
+            self._last_reload = time.monotonic()
             self.ring = ring
             self._signers = signers
             self._workspace_of = {key.kid: key.workspace_id for key in keys}
+
+    def reload_if_due(self, min_interval: float = 0.25) -> bool:
+        """Reload unless done within `min_interval` s (an unknown key must not flood the store)."""
+        now = time.monotonic()
+        if now - self._last_reload < min_interval:
+            return False
+        self.reload()
+        return True
 
     def signer(self, workspace_id: int) -> Signer:
         """The signer of a workspace's newest key."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from linktrack.adapters.store import repo
 from linktrack.core.compose import Channel, Composed, Message, Tracking
@@ -23,7 +23,7 @@ _IDENTIFIER_KINDS = ("id", "email", "cio_id")
 class StoreLinkTable:
     """Link ids of one message from the store, cached: a link is resolved once."""
 
-    def __init__(self, engine: Engine, message_id: int) -> None:
+    def __init__(self, engine: Engine | Connection, message_id: int) -> None:
         self._engine = engine
         self.message_id = message_id
         self._ids: dict[str, int] = {}
@@ -153,9 +153,11 @@ class Sender:
             self._compiled.move_to_end(key)
         return compiled
 
-    def _template(self, workspace: repo.Workspace, request: SendRequest) -> repo.Message:
+    def _template(
+        self, conn: Connection, workspace: repo.Workspace, request: SendRequest
+    ) -> repo.Message:
         if request.transactional_message_id is not None:
-            found = repo.get_message(self._engine, workspace.id, request.transactional_message_id)
+            found = repo.get_message(conn, workspace.id, request.transactional_message_id)
             if found is None or found.kind != "transactional":
                 raise repo.NotFoundError(
                     f"no transactional message {request.transactional_message_id}"
@@ -166,27 +168,37 @@ class Sender:
                     f"not {request.channel}"
                 )
             return found
-        return self._adhoc(workspace.id, request.channel)
+        return self._adhoc(conn, workspace.id, request.channel)
 
-    def _adhoc(self, workspace_id: int, channel: str) -> repo.Message:
+    def _adhoc(self, conn: Connection, workspace_id: int, channel: str) -> repo.Message:
         """The workspace's ad-hoc message of a channel: links of literal bodies go here."""
-        for found in repo.list_messages(self._engine, workspace_id, kind="adhoc"):
+        for found in repo.list_messages(conn, workspace_id, kind="adhoc"):
             if found.channel == channel:
                 return found
         return repo.create_message(
-            self._engine, workspace_id, kind="adhoc", channel=channel, name=f"Ad hoc {channel}"
+            conn, workspace_id, kind="adhoc", channel=channel, name=f"Ad hoc {channel}"
         )
 
     def send(self, workspace: repo.Workspace, request: SendRequest) -> SendResult:
-        """Compose one message for one person and record the delivery (queued or outbox)."""
-        template = self._template(workspace, request)
-        person = repo.get_person(self._engine, workspace.id, request.identifiers)
+        """Compose one message for one person and record the delivery (queued or outbox).
+
+        One transaction: a send that fails (a template that does not render, an
+        unsubscribed person) leaves no person, link or delivery behind.
+        """
+        with self._engine.begin() as conn:
+            return self._send(conn, workspace, request)
+
+    def _send(
+        self, conn: Connection, workspace: repo.Workspace, request: SendRequest
+    ) -> SendResult:
+        template = self._template(conn, workspace, request)
+        person = repo.get_person(conn, workspace.id, request.identifiers)
         if person is None:
             # As Customer.io does: sending to an unknown identifier creates the person.
             address = {"email": request.to} if request.channel == "email" and request.to else {}
             if request.identifiers[0] == "email":
                 address = {}
-            person = repo.upsert_person(self._engine, workspace.id, request.identifiers, address)
+            person = repo.upsert_person(conn, workspace.id, request.identifiers, address)
         if person.unsubscribed and not request.send_to_unsubscribed:
             raise Unprocessable("the person is unsubscribed and send_to_unsubscribed is false")
         recipient = request.to or self._recipient(person, request.channel)
@@ -219,7 +231,7 @@ class Sender:
             settings=settings,
             signer=self._keys.signer(workspace.id),
             delivery_id=delivery_id,
-            links=StoreLinkTable(self._engine, template.id),
+            links=StoreLinkTable(conn, template.id),
             channel=request.channel,
             tracked=request.tracked and template.tracked,
             cio_id=person.cio_id,
@@ -239,7 +251,7 @@ class Sender:
         now = time.time()
         body = composed.html if request.channel == "email" else composed.text
         repo.create_delivery(
-            self._engine,
+            conn,
             delivery_id=delivery_id,
             workspace_id=workspace.id,
             message_id=template.id,
