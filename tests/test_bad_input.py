@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from server import Server, app_client, running
 
 BODY = '<html><body><a href="https://bad.example/a">a</a><a href="https://bad.example/b">b</a></body></html>'
