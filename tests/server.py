@@ -51,7 +51,15 @@ def cli(*args: str, env: dict[str, str] | None = None) -> str:
 class Server:
     """`linktrack serve` on a free port; `kill()` is a kill -9 of its process group."""
 
-    def __init__(self, db_url: str, data_dir: Path, *, smtp_port: int | None = None) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        data_dir: Path,
+        *,
+        smtp_port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.env = {**os.environ, **(env or {})}
         self.db_url = db_url
         self.data_dir = data_dir
         self.port = free_port()
@@ -68,7 +76,9 @@ class Server:
         if self.smtp_port:
             args += ["--smtp", f"smtp://127.0.0.1:{self.smtp_port}"]
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, stdout=log, stderr=log, start_new_session=True, env=self.env
+        )
         wait_port(self.port)
         return self
 

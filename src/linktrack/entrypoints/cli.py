@@ -220,6 +220,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_consume(args: argparse.Namespace) -> int:
+    """Scale-out: run the event writer and delivery worker without HTTP."""
+    import signal
+    import threading
+    from dataclasses import replace
+
+    from linktrack.bootstrap import build
+
+    config = replace(_config(args), embedded_workers=True)
+    if args.redis:
+        config = replace(config, event_log="redis", redis_url=args.redis)
+    services = build(config)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    services.start()
+    print(f"linktrack: consuming {config.event_log} events into {config.db_url}", flush=True)
+    done.wait()
+    services.stop()
+    return 0
+
+
 def _demo_key(config: Any) -> str:
     """The demo workspace's App API key: created once, remembered in the data dir."""
     from linktrack.adapters.store import repo
@@ -307,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="create a demo workspace and say how to use it"
     )
     serve.set_defaults(func=cmd_serve)
+
+    consume = sub.add_parser("consume", help="scale-out: event writer + delivery, no HTTP")
+    service_options(consume)
+    consume.add_argument("--smtp", help="SMTP relay URL")
+    consume.add_argument("--redis", help="consume the Redis stream at this URL")
+    consume.set_defaults(func=cmd_consume)
 
     workspace = sub.add_parser("workspace", help="manage workspaces")
     ws_sub = workspace.add_subparsers(dest="workspace_command", required=True)
