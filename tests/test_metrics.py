@@ -105,6 +105,7 @@ def test_message_metrics_and_top_links(engine: Engine) -> None:
         "open_rate": 0.75,
         "click_rate": 0.75,
         "human_click_rate": 0.5,
+        "converted": 0,
     }
     assert [
         (t["link_id"], t["clicks"], t["human_clicks"], t["unique_clicks"], t["human_unique_clicks"])
@@ -197,6 +198,10 @@ def test_segment_of_people_who_clicked_a_matching_link(engine: Engine) -> None:
         page = metrics.segment_clicked(conn, s.ws.id, None, "*", False, limit=2, offset=1)
         assert page["count"] == 4 and [p["id"] for p in page["people"]] == ["p2", "p3"]
         assert set(page["people"][0]) == {"person_id", "cio_id", "id", "email"}
+    repo.delete_person(engine, s.ws.id, "p2")  # a deleted person leaves every segment
+    with engine.connect() as conn:
+        gone = metrics.segment_clicked(conn, s.ws.id, None, "*", False)
+    assert gone["count"] == 3 and [p["id"] for p in gone["people"]] == ["p1", "p3", "p4"]
 
 
 def test_clicks_csv_export(engine: Engine) -> None:

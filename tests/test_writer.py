@@ -528,3 +528,31 @@ def test_a_failed_commit_leaves_redis_entries_pending_for_the_retry(
         client = redis.Redis.from_url(redis_url)
         client.delete(stream)
         client.close()
+
+
+def test_a_checkpoint_moved_during_a_batch_drops_that_read(engine: Engine) -> None:
+    w = make_world(engine)
+    inner = MemoryEventLog()
+    inner.extend([w.click(d, 0, T0 + 3600 + d, event_id=f"e{d}") for d in range(4)])
+    writer: Writer
+
+    class Meddling:
+        moved = False
+
+        async def append(self, event: bytes) -> None:
+            await inner.append(event)
+
+        def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+            items = inner.read(after, limit)
+            if not self.moved:
+                self.moved = True
+                writer.reset_checkpoint("000000000002")  # someone else moved it
+            return items
+
+        def ack(self, position: str) -> None:
+            inner.ack(position)
+
+    writer = Writer(engine, Meddling())
+    assert writer.run_once() == 0 and rows(engine, clicks) == []
+    assert writer.run_once() == 2
+    assert sorted(c.event_id for c in rows(engine, clicks)) == ["e2", "e3"]

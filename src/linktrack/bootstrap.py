@@ -35,6 +35,11 @@ class Config:
     embedded_workers: bool = True  # run the event writer and delivery worker in this process
     trust_proxy: bool = False
     key_reload_seconds: float = 5.0
+    # SMS, WhatsApp and push go to this provider webhook (signed with the secret);
+    # without one they wait in the outbox. In-app messages always do (see README).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    delivery_backoff: float = 2.0  # seconds before the first retry; doubles each time
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -50,6 +55,11 @@ class Config:
             redis_stream=env.get("LINKTRACK_REDIS_STREAM", base.redis_stream),
             embedded_workers=env.get("LINKTRACK_EMBEDDED_WORKERS", "1") != "0",
             trust_proxy=env.get("LINKTRACK_TRUST_PROXY", "0") == "1",
+            webhook_url=env.get("LINKTRACK_WEBHOOK_URL") or None,
+            webhook_secret=env.get("LINKTRACK_WEBHOOK_SECRET") or None,
+            delivery_backoff=float(
+                env.get("LINKTRACK_DELIVERY_BACKOFF", str(base.delivery_backoff))
+            ),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -65,6 +75,11 @@ class Config:
         }
         if self.smtp_url:
             env["LINKTRACK_SMTP_URL"] = self.smtp_url
+        if self.webhook_url:
+            env["LINKTRACK_WEBHOOK_URL"] = self.webhook_url
+        if self.webhook_secret:
+            env["LINKTRACK_WEBHOOK_SECRET"] = self.webhook_secret
+        env["LINKTRACK_DELIVERY_BACKOFF"] = str(self.delivery_backoff)
         return env
 
     def default_workspace_settings(self) -> dict[str, Any]:
@@ -116,7 +131,9 @@ class Services:
         from linktrack.service.writer import Writer
 
         writer = Writer(self.engine, self.event_log)
-        worker = DeliveryWorker(self.engine, transports(self.config))
+        worker = DeliveryWorker(
+            self.engine, transports(self.config), backoff=self.config.delivery_backoff
+        )
         return [
             ("event-writer", lambda: writer.run_forever(self._stop)),
             ("delivery", lambda: worker.run_forever(self._stop)),
@@ -138,13 +155,21 @@ class Services:
         self.engine.dispose()
 
 
+WEBHOOK_CHANNELS = ("sms", "whatsapp", "push")
+
+
 def transports(config: Config) -> dict[str, Any]:
+    """channel → transport. In-app has none: the app's SDK fetches it (outbox)."""
     from linktrack.adapters.smtp import SmtpTransport
-    from linktrack.service.delivery import email_transport
+    from linktrack.adapters.webhook import WebhookTransport
+    from linktrack.service.delivery import email_transport, webhook_transport
 
     out: dict[str, Any] = {}
     if config.smtp_url:
         out["email"] = email_transport(SmtpTransport(config.smtp_url))
+    if config.webhook_url:
+        hook = webhook_transport(WebhookTransport(config.webhook_url, config.webhook_secret or ""))
+        out.update((channel, hook) for channel in WEBHOOK_CHANNELS)
     return out
 
 
@@ -152,13 +177,17 @@ def build(config: Config) -> Services:
     """Connect to the store (migrating it) and assemble the services."""
     from linktrack.service.keys import KeyStore
     from linktrack.service.sending import Sender
+    from linktrack.service.shortlinks import ShortLinks
 
     engine = make_engine(config.db_url)
     migrate(engine)
     keys = KeyStore(engine)
-    sender = Sender(engine, keys, has_transport={c: True for c in transports(config)})
+    shortlinks = ShortLinks(engine)
+    sender = Sender(
+        engine, keys, has_transport={c: True for c in transports(config)}, shortlinks=shortlinks
+    )
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    return Services(config, engine, keys, sender, make_event_log(config))
+    return Services(config, engine, keys, sender, make_event_log(config), shortlinks=shortlinks)
 
 
 def create_workspace(config: Config, name: str) -> repo.NewWorkspace:

@@ -9,13 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
-
-class TransportError(Exception):
-    """A send that failed; `permanent` ones are not retried."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
+from linktrack.adapters.transport import TransportError as TransportError
 
 
 @dataclass(frozen=True, slots=True)

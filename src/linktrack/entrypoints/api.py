@@ -28,6 +28,7 @@ from linktrack.core.templating import TemplateError, compile_liquid
 from linktrack.entrypoints import api_channels, api_kinds
 from linktrack.entrypoints.openapi import OPENAPI
 from linktrack.service.errors import InputError
+from linktrack.service.kinds import content_view, parse_content
 from linktrack.service.sending import parse_send
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -233,13 +234,24 @@ class Api:
 
     def message_metrics(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
-        message = self._transactional(ws, request)
-        with self.engine.connect() as conn:
-            return JSON({"metric": metrics.message_metrics(conn, [message.id])})
+        return self.metrics_of([self._transactional(ws, request).id])
 
     def link_metrics(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
-        message = self._transactional(ws, request)
+        return self.link_metrics_of(request, [self._transactional(ws, request).id])
+
+    def top_links(self, request: Request) -> JSON:
+        ws = self.app_workspace(request)
+        return self.top_links_of([self._transactional(ws, request).id])
+
+    # The three report shapes, over any messages: one transactional message, or
+    # the actions of a campaign, broadcast or newsletter (api_kinds).
+
+    def metrics_of(self, message_ids: list[int]) -> JSON:
+        with self.engine.connect() as conn:
+            return JSON({"metric": metrics.message_metrics(conn, message_ids)})
+
+    def link_metrics_of(self, request: Request, message_ids: list[int]) -> JSON:
         q = request.query_params
         period = q.get("period", "days")
         if period not in _PERIODS:
@@ -254,7 +266,7 @@ class Api:
             return JSON(
                 metrics.link_series(
                     conn,
-                    [message.id],
+                    message_ids,
                     period,  # type: ignore[arg-type]  # checked against _PERIODS above
                     steps,
                     unique == "true",
@@ -262,11 +274,9 @@ class Api:
                 )
             )
 
-    def top_links(self, request: Request) -> JSON:
-        ws = self.app_workspace(request)
-        message = self._transactional(ws, request)
+    def top_links_of(self, message_ids: list[int]) -> JSON:
         with self.engine.connect() as conn:
-            return JSON({"links": metrics.top_links(conn, [message.id])})
+            return JSON({"links": metrics.top_links(conn, message_ids)})
 
     def activities(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
@@ -321,49 +331,9 @@ class Api:
         return JSON(OPENAPI)
 
 
-def _message_fields(data: Any, *, creating: bool) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    allowed = {"name", "subject", "body", "body_plain", "from", "tracked", "channel"}
-    unknown = set(data) - allowed
-    if unknown:
-        raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
-    out: dict[str, Any] = {}
-    for name in ("name", "subject", "body", "body_plain", "from", "channel"):
-        if name in data:
-            if not isinstance(data[name], str):
-                raise ApiError(400, f"{name} must be a string")
-            out["from_addr" if name == "from" else name] = data[name]
-    if "tracked" in data:
-        if not isinstance(data["tracked"], bool):
-            raise ApiError(400, "tracked must be true or false")
-        out["tracked"] = data["tracked"]
-    if creating:
-        out.setdefault("channel", "email")
-        if not out.get("body"):
-            raise ApiError(400, "body is required")
-        out.setdefault("name", "Untitled")
-    for part, what in (("subject", "subject"), ("body", "body"), ("body_plain", "body_plain")):
-        if out.get(part):
-            try:
-                compile_liquid(out[part], what)
-            except TemplateError as exc:
-                raise ApiError(400, str(exc)) from None
-    return out
-
-
-def _message(m: repo.Message) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "name": m.name,
-        "channel": m.channel,
-        "subject": m.subject,
-        "body": m.body,
-        "body_plain": m.body_plain,
-        "from": m.from_addr,
-        "tracked": m.tracked,
-        "created_at": int(m.created_at),
-    }
+# One validation and one view of message content for every kind (service/kinds.py).
+_message_fields = parse_content
+_message = content_view
 
 
 def _person(p: repo.Person) -> dict[str, Any]:

@@ -166,6 +166,8 @@ def _config(args: argparse.Namespace) -> Any:
         changes["public_url"] = args.public_url
     if getattr(args, "smtp", None):
         changes["smtp_url"] = args.smtp
+    if getattr(args, "webhook", None):
+        changes["webhook_url"] = args.webhook
     from dataclasses import replace
 
     return replace(base, **changes)
@@ -200,6 +202,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.public_url:
         args.public_url = f"http://{args.host}:{args.port}"
     config = _config(args)
+    if config.webhook_url and not config.webhook_secret:
+        raise CliError("a webhook needs LINKTRACK_WEBHOOK_SECRET: receivers verify signatures")
     engine = make_engine(config.db_url)
     migrate(engine)  # once, here: workers then start on a current schema
     engine.dispose()
@@ -326,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--smtp", help="SMTP relay URL, e.g. smtp://127.0.0.1:2525")
     serve.add_argument(
+        "--webhook",
+        help="provider webhook for SMS, WhatsApp and push (secret: LINKTRACK_WEBHOOK_SECRET)",
+    )
+    serve.add_argument(
         "--demo", action="store_true", help="create a demo workspace and say how to use it"
     )
     serve.set_defaults(func=cmd_serve)
@@ -333,8 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     consume = sub.add_parser("consume", help="scale-out: event writer + delivery, no HTTP")
     service_options(consume)
     consume.add_argument("--smtp", help="SMTP relay URL")
+    consume.add_argument("--webhook", help="provider webhook for SMS, WhatsApp and push")
     consume.add_argument("--redis", help="consume the Redis stream at this URL")
     consume.set_defaults(func=cmd_consume)
+
+    from linktrack.entrypoints import cli_kinds
+
+    cli_kinds.add_parser(sub, service_options)
 
     workspace = sub.add_parser("workspace", help="manage workspaces")
     ws_sub = workspace.add_subparsers(dest="workspace_command", required=True)

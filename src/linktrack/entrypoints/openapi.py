@@ -89,6 +89,35 @@ _SEND = {
         "tracked": {"type": "boolean", "default": True},
         "disable_message_retention": {"type": "boolean", "default": False},
         "send_to_unsubscribed": {"type": "boolean", "default": True},
+        "title": {"type": "string", "description": "push: the subject"},
+        "message": {"type": "string", "description": "push: the body"},
+        "link": {"type": "string", "description": "push: tap target (Liquid; cio_link tracks)"},
+        "image_url": {"type": "string", "description": "push"},
+        "custom_data": {"type": "object", "description": "push: passed to the app"},
+    },
+}
+_SDK_METRIC = {
+    "type": "object",
+    "required": ["delivery_id", "metric"],
+    "properties": {
+        "delivery_id": {"type": "string"},
+        "metric": {"enum": ["opened", "clicked", "converted", "delivered"]},
+        "timestamp": {
+            "type": "number",
+            "description": "Unix seconds; a retry with the same timestamp counts once",
+        },
+        "href": {"type": "string", "description": "clicked: the link tapped"},
+        "recipient": {"type": "string", "description": "device token or address"},
+    },
+}
+_PUSH_EVENT = {
+    "type": "object",
+    "required": ["delivery_id", "event"],
+    "properties": {
+        "delivery_id": {"type": "string"},
+        "event": {"enum": ["opened", "clicked", "converted", "delivered"]},
+        "device_id": {"type": "string"},
+        "timestamp": {"type": "number"},
     },
 }
 _SETTINGS = {
@@ -182,6 +211,30 @@ OPENAPI: dict[str, Any] = {
                 "parameters": _TRACKED_PATH,
                 "responses": {"200": {"description": "GIF"}, "404": {"description": "Invalid"}},
             }
+        },
+        "/lnk.{code}": {
+            "get": {
+                "summary": "Follow a short link (SMS/WhatsApp): as a tracked link",
+                "parameters": [_path("code")],
+                "responses": {
+                    "302": {"description": "Redirect"},
+                    "404": {"description": "Unknown code, or expired (after 90 days)"},
+                },
+            }
+        },
+        "/api/v1/metrics": {
+            "post": _op(
+                "Report an SDK event on a delivery: opened, clicked, converted, delivered",
+                security="track",
+                body=_SDK_METRIC,
+            )
+        },
+        "/api/v1/push/events": {
+            "post": _op(
+                "Legacy push event report (as /api/v1/metrics)",
+                security="track",
+                body=_PUSH_EVENT,
+            )
         },
         "/api/v1/customers/{identifier}": {
             "put": _op(
@@ -287,3 +340,161 @@ OPENAPI: dict[str, Any] = {
         "/openapi.json": {"get": _op("This document", security="")},
     },
 }
+
+
+# -- message kinds (issue 4): campaigns, API-triggered broadcasts, newsletters
+
+_ACTION = {
+    **_MESSAGE,
+    "required": ["body"],
+    "description": "tracked defaults to true for email, SMS and WhatsApp, false for push/in-app",
+}
+_CONDITION = {
+    "description": 'An attribute test or an AND of them: {"attribute": {"field": "plan", '
+    '"operator": "eq"|"exists", "value": "pro"}} or {"and": [condition, …]}. eq compares '
+    'as text (5 = "5", true = "true"; emails without case); field id, email, phone, '
+    "cio_id or any attribute.",
+    "type": "object",
+}
+_AUDIENCE = {
+    "type": "object",
+    "description": "Exactly one of ids, emails, per_user_data, recipients. Unknown people are "
+    "counted as failed and listed in the job's errors; unsubscribed and repeated ones as "
+    "skipped.",
+    "properties": {
+        "ids": {"type": "array", "items": {"type": ["string", "integer"]},
+                "description": "person ids, or cio_<cio_id>"},
+        "emails": {"type": "array", "items": {"type": "string"}},
+        "per_user_data": {
+            "type": "array",
+            "items": {"type": "object", "description": "one of id, email, cio_id; data: "
+                      "trigger.* for this person, over the top-level data"},
+        },
+        "recipients": {"description": '{"ids": […]}, {"emails": […]} or a filter condition',
+                       "oneOf": [{"type": "object"}, _CONDITION]},
+        "data": {"type": "object", "description": "trigger.* in Liquid"},
+    },
+}  # fmt: skip
+_JOB = {
+    "type": "object",
+    "description": "A broadcast trigger or newsletter send; counts are of people",
+    "properties": {
+        "id": {"type": "integer"},
+        "status": {"enum": ["running", "done", "failed"]},
+        "total": {"type": "integer"},
+        "sent": {"type": "integer"},
+        "failed": {"type": "integer"},
+        "skipped": {"type": "integer", "description": "unsubscribed, or listed twice"},
+        "errors": {"type": "array", "items": {"type": "object"}, "description": "the first 100"},
+        "created_at": {"type": "number"},
+        "finished_at": {"type": ["number", "null"]},
+    },
+}
+_SERIES_QUERY = [
+    _query("period", {"enum": ["hours", "days", "weeks", "months"]}),
+    _query("steps", {"type": "integer", "minimum": 1, "maximum": 1000}),
+    _query("unique", {"type": "boolean"}),
+]
+
+
+def _reports(prefix: str, params: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    return {
+        f"{prefix}/metrics": {
+            "get": _op(f"Sent, delivered, opened, clicked (recipients) of {what}", params=params)
+        },
+        f"{prefix}/metrics/links": {
+            "get": _op(
+                f"Link click series of {what} (Customer.io shape)",
+                params=params + _SERIES_QUERY,
+                response=_SERIES,
+            )
+        },
+        f"{prefix}/links": {
+            "get": _op(f"Top clicked links of {what}: total and unique", params=params)
+        },
+    }
+
+
+def _kind_paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    kinds = (
+        ("campaigns", "campaign", "action", None),
+        ("broadcasts", "broadcast", "action", ("trigger", "triggers")),
+        ("newsletters", "newsletter", "content", ("send", "sends")),
+    )
+    for plural, kind, part, job in kinds:
+        base = f"/v1/{plural}"
+        one = [_path("id", "integer")]
+        part_params = [*one, _path(f"{part}_id", "integer")]
+        create = {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                f"{part}s": {"type": "array", "items": _ACTION},
+                **({"trigger_event": {"type": "string"}} if kind == "campaign" else {}),
+            },
+            "description": "a newsletter also takes its one content's fields at the top level"
+            if kind == "newsletter"
+            else f"one or more {part}s",
+        }
+        paths[base] = {
+            "get": _op(f"List {plural}"),
+            "post": _op(f"Create a {kind} with its {part}s", body=create, ok=201),
+        }
+        paths[f"{base}/{{id}}"] = {"get": _op(f"A {kind} with its {part}s", params=one)}
+        paths[f"{base}/{{id}}/{part}s"] = {"get": _op(f"The {part}s of a {kind}", params=one)}
+        paths[f"{base}/{{id}}/{part}s/{{{part}_id}}"] = {
+            "get": _op(f"One {part}", params=part_params),
+            "put": _op(f"Change a {part} (not its channel)", body=_MESSAGE, params=part_params),
+        }
+        paths.update(_reports(f"{base}/{{id}}", one, f"all the {kind}'s {part}s"))
+        paths.update(_reports(f"{base}/{{id}}/{part}s/{{{part}_id}}", part_params, f"one {part}"))
+        if job is not None:
+            verb, jobs = job
+            job_params = [*one, _path(f"{verb}_id", "integer")]
+            paths[f"{base}/{{id}}/{verb}"] = {
+                "post": _op(
+                    f"Start a {verb}: runs in the background; poll its progress",
+                    body=_AUDIENCE,
+                    params=one,
+                    ok=202,
+                    response=_JOB,
+                )
+            }
+            paths[f"{base}/{{id}}/{jobs}"] = {"get": _op(f"The {jobs} of a {kind}", params=one)}
+            paths[f"{base}/{{id}}/{jobs}/{{{verb}_id}}"] = {
+                "get": _op(f"Progress of a {verb}", params=job_params, response=_JOB)
+            }
+    paths["/v1/campaigns/{id}/trigger"] = {
+        "post": _op(
+            "Send every action to one person now, with event.* and campaign.* in Liquid",
+            params=[_path("id", "integer")],
+            body={
+                "type": "object",
+                "required": ["identifiers"],
+                "properties": {
+                    "identifiers": _SEND["properties"]["identifiers"],  # type: ignore[index]
+                    "event": {
+                        "type": "object",
+                        "properties": {"name": {"type": "string"}, "data": {"type": "object"}},
+                    },
+                },
+            },
+        )
+    }
+    paths["/api/v1/customers/{identifier}/events"] = {
+        "post": _op(
+            "Track an event: triggers the campaigns whose trigger_event is its name",
+            security="track",
+            params=[_path("identifier")],
+            body={
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}, "data": {"type": "object"}},
+            },
+        )
+    }
+    return paths
+
+
+OPENAPI["paths"].update(_kind_paths())

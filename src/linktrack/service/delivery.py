@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from linktrack.adapters.smtp import OutgoingEmail, TransportError
+from linktrack.adapters.smtp import OutgoingEmail
 from linktrack.adapters.store import repo
 from linktrack.adapters.store.schema import deliveries
+from linktrack.adapters.transport import TransportError
+from linktrack.adapters.webhook import WebhookTransport
 
 log = logging.getLogger("linktrack.delivery")
 
@@ -63,6 +65,13 @@ class DeliveryWorker:
                     self._forget(delivery.id)
                 else:
                     self._not_before[delivery.id] = now + self.backoff * 2 ** (attempts - 1)
+                    # Still queued, but the reason is visible on the delivery meanwhile.
+                    repo.mark_delivery(
+                        self.engine,
+                        delivery.id,
+                        "queued",
+                        error=f"attempt {attempts} of {MAX_ATTEMPTS} failed, retrying: {exc}",
+                    )
                 continue
             repo.mark_delivery(self.engine, delivery.id, "sent")
             if delivery.settings.get("disable_message_retention"):
@@ -106,5 +115,35 @@ def email_transport(smtp: object) -> Transport:
                 text=delivery.body_plain,
             )
         )
+
+    return send
+
+
+def webhook_transport(webhook: WebhookTransport) -> Transport:
+    """Adapt a WebhookTransport to SMS, WhatsApp and push deliveries.
+
+    The document: `delivery_id` (the app's SDK reports opens and clicks with
+    it), `channel`, `to`, `body` as rendered and tracked; for push also
+    `title`, `link`, `image_url` and `custom_data`.
+    """
+
+    def send(delivery: repo.Delivery) -> None:
+        document: dict[str, object] = {
+            "delivery_id": delivery.id,
+            "channel": delivery.channel,
+            "to": delivery.recipient,
+            "body": delivery.body or "",
+            "message_id": delivery.message_id,
+            "created_at": delivery.created_at,
+        }
+        if delivery.channel == "push":
+            push = delivery.settings.get("push") or {}
+            document.update(
+                title=delivery.subject,
+                link=push.get("link"),
+                image_url=push.get("image_url"),
+                custom_data=push.get("custom_data") or {},
+            )
+        webhook.post(document)
 
     return send

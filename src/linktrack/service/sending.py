@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from linktrack.adapters.store import repo
-from linktrack.core.compose import Channel, Composed, Message, Tracking
+from linktrack.core.compose import Channel, Composed, LinkTable, Message, Tracking
 from linktrack.core.settings import SettingsError, TrackingSettings
 from linktrack.core.templating import TemplateError
 from linktrack.service.errors import InputError, Unprocessable
 from linktrack.service.keys import KeyStore
+from linktrack.service.shortlinks import ShortLinks
 
 _IDENTIFIER_KINDS = ("id", "email", "cio_id")
 
@@ -53,6 +54,10 @@ class SendRequest:
     tracked: bool = True
     disable_message_retention: bool = False
     send_to_unsubscribed: bool = True
+    # Push only: the tap target (Liquid; `cio_link` tracks it), image and app data.
+    link: str | None = None
+    image_url: str | None = None
+    custom_data: dict[str, Any] = field(default_factory=dict)
 
 
 def _typed(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -62,16 +67,21 @@ def _typed(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], wh
     return value
 
 
-def parse_send(data: Any, channel: Channel) -> SendRequest:
-    """Validate a send request body; every problem is an InputError naming the field."""
-    if not isinstance(data, dict):
-        raise InputError("request body must be a JSON object")
-    idents = data.get("identifiers")
+def parse_identifiers(idents: Any) -> tuple[repo.IdentifierKind, str]:
+    """`{"id"|"email"|"cio_id": value}`, exactly one, as (kind, value)."""
     if not isinstance(idents, dict) or len(idents) != 1:
         raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
     ((kind, value),) = idents.items()
     if kind not in _IDENTIFIER_KINDS or not isinstance(value, str | int) or value == "":
         raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
+    return kind, str(value)
+
+
+def parse_send(data: Any, channel: Channel) -> SendRequest:
+    """Validate a send request body; every problem is an InputError naming the field."""
+    if not isinstance(data, dict):
+        raise InputError("request body must be a JSON object")
+    kind, value = parse_identifiers(data.get("identifiers"))
     message_id = data.get("transactional_message_id")
     if message_id is not None:
         if isinstance(message_id, str) and message_id.isdigit():
@@ -79,6 +89,11 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
         if not isinstance(message_id, int) or isinstance(message_id, bool):
             raise InputError("transactional_message_id must be an integer id")
     body = _typed(data, "body", str, "a string")
+    subject = _typed(data, "subject", str, "a string")
+    if channel == "push":
+        # Customer.io's push fields: `title` and `message` name the subject and body.
+        body = body or _typed(data, "message", str, "a string")
+        subject = subject or _typed(data, "title", str, "a string")
     if message_id is None and not body:
         raise InputError("give transactional_message_id or a body")
     message_data = _typed(data, "message_data", dict, "an object") or {}
@@ -86,10 +101,10 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
         _typed(data, flag, bool, "true or false")
     return SendRequest(
         channel=channel,
-        identifiers=(kind, str(value)),
+        identifiers=(kind, value),
         to=_typed(data, "to", str, "a string"),
         transactional_message_id=message_id,
-        subject=_typed(data, "subject", str, "a string"),
+        subject=subject,
         body=body,
         body_plain=_typed(data, "body_plain", str, "a string"),
         from_addr=_typed(data, "from", str, "a string"),
@@ -97,7 +112,16 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
         tracked=data.get("tracked", True),
         disable_message_retention=data.get("disable_message_retention", False),
         send_to_unsubscribed=data.get("send_to_unsubscribed", True),
+        **(_push_fields(data) if channel == "push" else {}),
     )
+
+
+def _push_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "link": _typed(data, "link", str, "a string"),
+        "image_url": _typed(data, "image_url", str, "a string"),
+        "custom_data": _typed(data, "custom_data", dict, "an object") or {},
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +132,40 @@ class SendResult:
     composed: Composed
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A composed delivery, not yet recorded (`repo.create_deliveries` records it)."""
+
+    delivery: repo.NewDelivery
+    result: SendResult
+
+
 class Sender:
     """Composes and records deliveries for every channel."""
 
-    def __init__(self, engine: Engine, keys: KeyStore, *, has_transport: dict[str, bool]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        keys: KeyStore,
+        *,
+        has_transport: dict[str, bool],
+        shortlinks: ShortLinks | None = None,
+    ) -> None:
         self._engine = engine
         self._keys = keys
         self._has_transport = has_transport
+        self._shortlinks = shortlinks
         self._compiled: OrderedDict[tuple[Any, ...], Message] = OrderedDict()
+        # The settings document stored on each delivery, for the last settings
+        # read: a bulk send reads them once and would otherwise rebuild it per person.
+        self._settings_doc: tuple[TrackingSettings | None, dict[str, Any]] = (None, {})
+
+    def _settings_document(self, settings: TrackingSettings) -> dict[str, Any]:
+        last, document = self._settings_doc
+        if last is not settings:
+            document = settings.to_dict()
+            self._settings_doc = (settings, document)
+        return document
 
     def settings_of(self, workspace: repo.Workspace) -> TrackingSettings:
         try:
@@ -198,10 +248,12 @@ class Sender:
             address = {"email": request.to} if request.channel == "email" and request.to else {}
             if request.identifiers[0] == "email":
                 address = {}
+            if request.channel in ("sms", "whatsapp") and request.to:
+                address = {"phone": request.to}
             person = repo.upsert_person(conn, workspace.id, request.identifiers, address)
         if person.unsubscribed and not request.send_to_unsubscribed:
             raise Unprocessable("the person is unsubscribed and send_to_unsubscribed is false")
-        recipient = request.to or self._recipient(person, request.channel)
+        recipient = request.to or self.recipient_of(person, request.channel)
         if not recipient:
             raise InputError(f"to is required: the person has no address for {request.channel}")
         adhoc = request.transactional_message_id is None
@@ -224,14 +276,46 @@ class Sender:
             )
         else:
             source = template
+        prepared = self.prepare(
+            conn, workspace, template, person, request, recipient=recipient, source=source
+        )
+        repo.create_deliveries(conn, [prepared.delivery])
+        return prepared.result
+
+    def prepare(
+        self,
+        conn: Connection,
+        workspace: repo.Workspace,
+        template: repo.Message,
+        person: repo.Person,
+        request: SendRequest,
+        *,
+        recipient: str,
+        source: repo.Message | None = None,
+        scope: Mapping[str, Any] | None = None,
+        links: LinkTable | None = None,
+        settings: TrackingSettings | None = None,
+    ) -> Prepared:
+        """Compose `template` (or `source`, its literal stand-in) for one person.
+
+        Returns the delivery to record; only links (and short links) are written,
+        in `conn`. `scope` adds Liquid variables (`event`, `campaign`); `links`
+        and `settings` let a bulk send share one link table and one settings
+        read across recipients (the compose plan cache is keyed by the table).
+        """
+        source = source or template
         compiled = self._message(source, liquid=True)
-        settings = self.settings_of(workspace)
+        # Read now, for this send: changing a setting affects every later send,
+        # of new and already running messages alike.
+        settings = settings or self.settings_of(workspace)
         delivery_id = repo.new_delivery_id()
+        saved: list[int] = []  # characters each shortened link saved
         tracking = Tracking(
+            shorten=self._shortener(conn, workspace, settings, request.channel, saved),
             settings=settings,
             signer=self._keys.signer(workspace.id),
             delivery_id=delivery_id,
-            links=StoreLinkTable(conn, template.id),
+            links=links if links is not None else StoreLinkTable(conn, template.id),
             channel=request.channel,
             tracked=request.tracked and template.tracked,
             cio_id=person.cio_id,
@@ -239,10 +323,16 @@ class Sender:
                 "customer": person.to_customer(),
                 "trigger": request.message_data,
                 "message": {"id": template.id, "name": template.name},
+                **(scope or {}),
             },
         )
         try:
             composed = compiled.compose(tracking)
+            link = (
+                self._part(request.link, request.channel).compose(tracking).text
+                if request.link
+                else None
+            )
         except TemplateError as exc:
             raise Unprocessable(str(exc)) from None
         warnings = [w.to_dict() for w in composed.warnings]
@@ -250,8 +340,18 @@ class Sender:
         status = "queued" if self._has_transport.get(request.channel) else "outbox"
         now = time.time()
         body = composed.html if request.channel == "email" else composed.text
-        repo.create_delivery(
-            conn,
+        extra: dict[str, Any] = {}
+        if request.channel in ("sms", "whatsapp"):
+            # Reported on the delivery: what shortening saved (providers bill by length).
+            after = len(body or "")
+            extra.update(length_before_shortening=after + sum(saved), length_after_shortening=after)
+        if request.channel == "push":
+            extra["push"] = {
+                "link": link,
+                "image_url": request.image_url,
+                "custom_data": request.custom_data,
+            }
+        delivery = repo.NewDelivery(
             delivery_id=delivery_id,
             workspace_id=workspace.id,
             message_id=template.id,
@@ -262,19 +362,53 @@ class Sender:
             body=None if request.disable_message_retention and status == "outbox" else body,
             body_plain=composed.text if request.channel == "email" else None,
             settings={
-                **settings.to_dict(),
+                **self._settings_document(settings),
                 "from": request.from_addr or template.from_addr,
                 "disable_message_retention": request.disable_message_retention,
+                **extra,
             },
             warnings=warnings,
             link_ids=sorted({link.link_id for link in composed.links}),
             status=status,
             created_at=now,
         )
-        return SendResult(delivery_id, now, warnings, composed)
+        return Prepared(delivery, SendResult(delivery_id, now, warnings, composed))
+
+    def _shortener(
+        self,
+        conn: Connection,
+        workspace: repo.Workspace,
+        settings: TrackingSettings,
+        channel: str,
+        saved: list[int],
+    ) -> Callable[[str], str] | None:
+        """The short-link hook for an SMS or WhatsApp send when the workspace shortens links."""
+        if channel not in ("sms", "whatsapp") or not settings.shorten_links:
+            return None
+        if self._shortlinks is None:
+            return None
+        make_short = self._shortlinks.shortener(workspace.id, settings, conn)
+
+        def shorten(tracked_url: str) -> str:
+            short = make_short(tracked_url)
+            saved.append(len(tracked_url) - len(short))
+            return short
+
+        return shorten
+
+    def _part(self, source: str, channel: Channel) -> Message:
+        """An extra text part of a send (a push's link), compiled once."""
+        key = ("part", source, channel)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = Message(channel=channel, text=source)
+            if len(self._compiled) > 256:
+                self._compiled.popitem(last=False)
+        return compiled
 
     @staticmethod
-    def _recipient(person: repo.Person, channel: str) -> str | None:
+    def recipient_of(person: repo.Person, channel: str) -> str | None:
+        """The address a channel reaches the person at (None: the person has none)."""
         if channel == "email":
             return person.email
         if channel in ("sms", "whatsapp"):

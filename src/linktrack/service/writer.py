@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from linktrack.adapters.eventlog import EventLog
@@ -140,6 +141,36 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[i : i + _IN_CHUNK]
 
 
+def _bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """(INSERT statement, executemany parameters) for many rows.
+
+    PostgreSQL gets one `INSERT ... SELECT unnest(array), ...` with a column
+    per array: a short, cacheable statement, where a multi-row VALUES list
+    makes psycopg re-parse a statement of tens of thousands of placeholders
+    for every batch (measured: most of the writer's time on PostgreSQL).
+    """
+    ins = dialect_insert(conn, table)
+    if conn.dialect.name != "postgresql":
+        return ins, rows
+    names = list(rows[0])
+    columns: list[sa.ColumnElement[Any]] = []
+    for name in names:
+        kind = table.c[name].type
+        values = [row[name] for row in rows]
+        if isinstance(kind, sa.JSON):
+            texts = [orjson.dumps(v).decode() for v in values]
+            array = sa.bindparam(None, texts, type_=postgresql.ARRAY(sa.Text()))
+            columns.append(sa.cast(sa.func.unnest(array), sa.JSON()))
+        else:
+            array = sa.bindparam(None, values, type_=postgresql.ARRAY(kind))
+            columns.append(sa.func.unnest(array))
+    return ins.from_select(names, sa.select(*columns)), None
+
+
+def _run(conn: Connection, stmt: Any, params: Any) -> sa.CursorResult[Any]:
+    return conn.execute(stmt) if params is None else conn.execute(stmt, params)
+
+
 def _burst_counts(items: list[tuple[float, object, str]], window: float) -> dict[str, int]:
     """Per event id: most distinct links seen in any `window`-second span holding it."""
     items.sort(key=lambda item: item[0])
@@ -181,10 +212,17 @@ class Writer:
 
     def run_once(self, limit: int = 5000) -> int:
         """Process up to `limit` events after the checkpoint; return how many were read."""
+        # Read the log before opening the write transaction: a slow or blocking
+        # read (Redis BLOCK) must not hold SQLite's write lock.
+        after = self.checkpoint()
+        items = self.log.read(after, limit)
+        if not items:
+            return 0
         with self.engine.begin() as conn:
-            after = self._claim_checkpoint(conn)
-            items = self.log.read(after, limit)
-            if not items:
+            if self._claim_checkpoint(conn) != after:
+                # Moved meanwhile (a reset, or a second writer under our name):
+                # drop this read; the next run starts from the new position.
+                log.warning("checkpoint of %s moved during a batch; re-reading", self.consumer)
                 return 0
             self._apply(conn, [raw for _, raw in items])
             conn.execute(
@@ -221,6 +259,7 @@ class Writer:
         return total
 
     def checkpoint(self) -> str | None:
+        """This consumer's saved log position (None: from the start)."""
         with self.engine.connect() as conn:
             return conn.execute(
                 sa.select(consumer_offsets.c.position).where(
@@ -471,12 +510,9 @@ class Writer:
         """Insert rows whose event id is new; return the ids actually inserted."""
         if not rows:
             return set()
-        stmt = (
-            dialect_insert(conn, table)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(table.c.event_id)
-        )
-        return set(conn.execute(stmt, rows).scalars())
+        ins, params = _bulk_insert(conn, table, rows)
+        stmt = ins.on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
+        return set(_run(conn, stmt, params).scalars())
 
     def _rollups(
         self,
@@ -551,8 +587,9 @@ class Writer:
                     }
                 )
         if pair_rows:
-            ins = dialect_insert(conn, delivery_links)
-            conn.execute(
+            ins, params = _bulk_insert(conn, delivery_links, pair_rows)
+            _run(
+                conn,
                 ins.on_conflict_do_update(
                     index_elements=["delivery_id", "link_id"],
                     set_={
@@ -561,7 +598,7 @@ class Writer:
                         "first_machine_ts": ins.excluded.first_machine_ts,
                     },
                 ),
-                pair_rows,
+                params,
             )
         self._add(conn, link_stats, ["message_id", "link_id"], stats)
         self._add(conn, link_buckets, ["message_id", "bucket_start", "link_id"], buckets)
@@ -586,13 +623,14 @@ class Writer:
             rows.append(row)
         if not rows:
             return
-        ins = dialect_insert(conn, table)
-        conn.execute(
+        ins, params = _bulk_insert(conn, table, rows)
+        _run(
+            conn,
             ins.on_conflict_do_update(
                 index_elements=key_columns,
                 set_={name: table.c[name] + ins.excluded[name] for name in counters},
             ),
-            rows,
+            params,
         )
 
     def _first_times(

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.schema import (
     clicks,
+    conversions,
     delivery_links,
     link_buckets,
     link_stats,
@@ -44,7 +45,8 @@ def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, A
 
     `sent` counts every delivery created; `delivered` those handed to a
     transport or parked in the outbox; `clicked` deliveries with at least one
-    click (`human_clicked`: at least one human click).
+    click (`human_clicked`: at least one human click); `converted` deliveries
+    whose app reported a conversion (Track API).
     """
     s = message_stats.c
     row = conn.execute(
@@ -60,6 +62,12 @@ def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, A
     ).one()
     queued, sent, failed, outbox, opened, clicked, human = (int(v) for v in row)
     delivered = sent + outbox
+    # One row per converted delivery (SDK reports), so this counts recipients too.
+    converted = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(conversions)
+        .where(conversions.c.message_id.in_(list(message_ids)))
+    ).scalar_one()
     return {
         "sent": queued + sent + failed + outbox,
         "delivered": delivered,
@@ -71,6 +79,7 @@ def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, A
         "open_rate": _rate(opened, delivered),
         "click_rate": _rate(clicked, delivered),
         "human_click_rate": _rate(human, delivered),
+        "converted": int(converted),
     }
 
 
@@ -333,24 +342,21 @@ def segment_clicked(
     )
     if message_id is not None:
         matching = matching.where(links.c.message_id == message_id)
-    clickers = sa.select(delivery_links.c.person_id).where(
-        delivery_links.c.link_id.in_(matching.scalar_subquery()),
-        delivery_links.c.person_id.is_not(None),
+    dl = delivery_links.c
+    clickers = sa.select(dl.person_id).where(
+        dl.link_id.in_(matching.scalar_subquery()), dl.person_id.is_not(None)
     )
     if human_only:
-        clickers = clickers.where(delivery_links.c.first_human_ts.is_not(None))
-    members = people.c.id.in_(clickers.scalar_subquery())
-    count = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(people)
-        .where(people.c.workspace_id == workspace_id, members)
-    ).scalar_one()
+        clickers = clickers.where(dl.first_human_ts.is_not(None))
+    # Distinct people straight from the (link, person) index: a person's
+    # delivery_links rows carry their person id (repo.delete_person clears it).
+    distinct = clickers.group_by(dl.person_id)
+    count = conn.execute(sa.select(sa.func.count()).select_from(distinct.subquery())).scalar_one()
+    page = distinct.order_by(dl.person_id).limit(limit).offset(offset)
     rows = conn.execute(
         sa.select(people.c.id, people.c.cio_id, people.c.external_id, people.c.email)
-        .where(people.c.workspace_id == workspace_id, members)
+        .where(people.c.id.in_(page.scalar_subquery()))
         .order_by(people.c.id)
-        .limit(limit)
-        .offset(offset)
     )
     return {
         "count": int(count),

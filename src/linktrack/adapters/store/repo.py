@@ -11,6 +11,7 @@ import base64
 import hashlib
 import secrets
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -465,16 +466,22 @@ def upsert_person(
 
 def delete_person(db: Db, workspace_id: int, identifier: str | Identifier) -> bool:
     """Delete a person (their deliveries stay, unlinked); False when unknown."""
-    ident = parse_identifier(identifier)
-    kind, value = ident
     with _tx(db) as conn:
-        return bool(
-            conn.execute(
-                sa.delete(people).where(
-                    people.c.workspace_id == workspace_id, _IDENTIFIER_COLUMN[kind] == value
+        row = conn.execute(_person_query(workspace_id, parse_identifier(identifier))).first()
+        if row is None:
+            return False
+        # Segments read person ids from delivery_links, which has no foreign key.
+        conn.execute(
+            sa.update(delivery_links)
+            .where(
+                delivery_links.c.delivery_id.in_(
+                    sa.select(deliveries.c.id).where(deliveries.c.person_id == row.id)
                 )
-            ).rowcount
+            )
+            .values(person_id=None)
         )
+        conn.execute(sa.delete(people).where(people.c.id == row.id))
+        return True
 
 
 # ---------------------------------------------------------------------- messages
@@ -759,6 +766,27 @@ def _bump(conn: Connection, message_id: int, **deltas: int) -> None:
         )
 
 
+@dataclass(slots=True)
+class NewDelivery:
+    """A delivery to record: one message to one recipient."""
+
+    workspace_id: int
+    message_id: int
+    channel: str
+    recipient: str
+    person_id: int | None = None
+    subject: str = ""
+    body: str | None = None
+    body_plain: str | None = None
+    settings: Mapping[str, Any] | None = None
+    warnings: Sequence[Any] = ()
+    link_ids: Sequence[int] | None = None
+    status: str = "queued"
+    error: str | None = None
+    delivery_id: str | None = None
+    created_at: float | None = None
+
+
 def create_delivery(
     db: Db,
     *,
@@ -779,33 +807,49 @@ def create_delivery(
     created_at: float | None = None,
 ) -> str:
     """Record a delivery (one message to one recipient) and return its id."""
-    _check(channel, CHANNELS, "channel")
-    _check(status, STATUSES, "delivery status")
-    created = _now() if created_at is None else created_at
-    delivery_id = delivery_id or new_delivery_id()
-    with _tx(db) as conn:
-        conn.execute(
-            sa.insert(deliveries).values(
-                id=delivery_id,
-                workspace_id=workspace_id,
-                message_id=message_id,
-                person_id=person_id,
-                channel=channel,
-                recipient=recipient,
-                subject=subject,
-                body=body,
-                body_plain=body_plain,
-                settings=dict(settings or {}),
-                warnings=list(warnings),
-                link_ids=list(link_ids) if link_ids is not None else None,
-                status=status,
-                error=error,
-                created_at=created,
-                sent_at=created if status in DELIVERED_STATUSES else None,
-            )
+    new = NewDelivery(
+        workspace_id, message_id, channel, recipient, person_id, subject, body, body_plain,
+        settings, warnings, link_ids, status, error, delivery_id, created_at,
+    )  # fmt: skip
+    return create_deliveries(db, [new])[0]
+
+
+def create_deliveries(db: Db, new: Sequence[NewDelivery]) -> list[str]:
+    """Record deliveries in one statement (bulk sends) and return their ids, in order."""
+    now = _now()
+    rows: list[dict[str, Any]] = []
+    counts: Counter[tuple[int, str]] = Counter()
+    for d in new:
+        _check(d.channel, CHANNELS, "channel")
+        _check(d.status, STATUSES, "delivery status")
+        created = now if d.created_at is None else d.created_at
+        rows.append(
+            {
+                "id": d.delivery_id or new_delivery_id(),
+                "workspace_id": d.workspace_id,
+                "message_id": d.message_id,
+                "person_id": d.person_id,
+                "channel": d.channel,
+                "recipient": d.recipient,
+                "subject": d.subject,
+                "body": d.body,
+                "body_plain": d.body_plain,
+                "settings": dict(d.settings or {}),
+                "warnings": list(d.warnings),
+                "link_ids": list(d.link_ids) if d.link_ids is not None else None,
+                "status": d.status,
+                "error": d.error,
+                "created_at": created,
+                "sent_at": created if d.status in DELIVERED_STATUSES else None,
+            }
         )
-        _bump(conn, message_id, **{f"status_{status}": 1})
-    return delivery_id
+        counts[d.message_id, d.status] += 1
+    if rows:
+        with _tx(db) as conn:
+            conn.execute(sa.insert(deliveries), rows)
+            for (message_id, status), count in sorted(counts.items()):
+                _bump(conn, message_id, **{f"status_{status}": count})
+    return [row["id"] for row in rows]
 
 
 def mark_delivery(

@@ -302,3 +302,85 @@ consumer_offsets = sa.Table(
     sa.Column("position", sa.String(128), nullable=True),
     _ts("updated_at"),
 )
+
+# -- channels (issue 4): short links for SMS/WhatsApp, SDK-reported conversions
+
+# Codes are unique across workspaces: `/lnk.<code>` is resolved without knowing
+# which workspace's short domain the request came to.
+short_links = sa.Table(
+    "short_links",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.Integer(),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("path", sa.Text(), nullable=False),  # the signed `/e/c/…` path it stands for
+    _ts("created_at"),
+    _ts("expires_at"),
+    _count("expired_hits"),
+    sa.Index(None, "expires_at"),
+)
+
+# The first conversion an app's SDK reported for a delivery (one per delivery:
+# a retried report adds nothing). Read by message metrics as `converted`.
+conversions = sa.Table(
+    "conversions",
+    metadata,
+    sa.Column("delivery_id", sa.String(64), primary_key=True),
+    sa.Column("workspace_id", sa.Integer(), nullable=False),
+    sa.Column("message_id", sa.Integer(), nullable=False),
+    sa.Column("person_id", sa.Integer(), nullable=True),
+    _ts("ts"),
+    sa.Column("source", sa.String(8), nullable=False),
+    sa.Index(None, "message_id"),
+)
+
+# -- message kinds (issue 4): campaigns, broadcasts, newsletters and their send jobs
+
+# A campaign, API-triggered broadcast or newsletter. Its actions (newsletter:
+# contents) are `messages` rows of the same kind whose `parent_id` is its id.
+containers = sa.Table(
+    "containers",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "workspace_id",
+        sa.Integer(),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("extra", sa.JSON(), nullable=False),
+    _ts("created_at"),
+    sa.Index(None, "workspace_id", "kind"),
+)
+
+# One broadcast trigger or newsletter send: counts are of people, kept in the
+# transaction that records their deliveries.
+send_jobs = sa.Table(
+    "send_jobs",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.Integer(), nullable=False),
+    sa.Column(
+        "container_id",
+        sa.Integer(),
+        sa.ForeignKey("containers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("status", sa.String(16), nullable=False),
+    _count("total"),
+    _count("sent"),
+    _count("failed"),
+    _count("skipped"),
+    sa.Column("audience", sa.JSON(), nullable=False),
+    sa.Column("errors", sa.JSON(), nullable=False),
+    _ts("created_at"),
+    _ts("finished_at", nullable=True),
+)
