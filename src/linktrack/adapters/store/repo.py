@@ -244,12 +244,14 @@ def rotate_signing_key(db: Db, workspace_id: int) -> str:
     with _tx(db) as conn:
         while True:
             kid = "".join(secrets.choice(_BASE32) for _ in range(8))
+            # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
             inserted = conn.execute(
                 dialect_insert(conn, signing_keys)
                 .values(kid=kid, workspace_id=workspace_id, secret=secret, created_at=_now())
                 .on_conflict_do_nothing(index_elements=["kid"])
-            ).rowcount
-            if inserted:
+                .returning(signing_keys.c.kid)
+            ).first()
+            if inserted is not None:
                 return kid
 
 
