@@ -35,8 +35,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
-    # The default 2 MB page cache thrashes once the click indexes outgrow it
-    # (the writer's random event-id inserts); 64 MB is allocated only as used.
+    # The default 2 MB page cache is small next to the click indexes the writer
+    # inserts into at random (event ids); 64 MB is allocated only as used.
     cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cur.close()
 
