@@ -391,6 +391,10 @@ def count_clicks(db_file: Path, expected: int, timeout: float = 60.0) -> int:
         time.sleep(0.25)
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -412,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, terminate)
     wrk, nginx = ensure_tools()
     # Other work on the box skews both servers: say so next to the numbers.
-    log(f"load average before the run: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    log(f"load average before the run: {load_average()}")
 
     with contextlib.ExitStack() as cleanup:
         workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="redirect-bench-")))
@@ -463,6 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"linktrack answered {errors} requests with >= 400 or a socket error")
         if recorded != redirects or errors:
             log(f"server log (tail):\n{server.tail()}")
+        log(f"load average after the run: {load_average()}")
         return 0 if recorded == redirects and not errors else 1
 
 

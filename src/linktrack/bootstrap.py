@@ -88,13 +88,14 @@ class Config:
         return {"tracking_domain": parts.netloc, "tracking_https": parts.scheme == "https"}
 
 
-def make_event_log(config: Config) -> Any:
+def make_event_log(config: Config, *, appender: bool = True) -> Any:
+    """The click log; a consumer beside the HTTP process opens the file log read-only."""
     from linktrack.adapters import eventlog
 
     if config.event_log == "redis":
         return eventlog.RedisStreamEventLog(config.redis_url, config.redis_stream)
     if config.event_log == "file":
-        return eventlog.FileEventLog(config.data_dir / "events")
+        return eventlog.FileEventLog(config.data_dir / "events", readonly=not appender)
     raise ValueError(f"LINKTRACK_EVENT_LOG must be 'file' or 'redis', not {config.event_log!r}")
 
 
@@ -173,8 +174,12 @@ def transports(config: Config) -> dict[str, Any]:
     return out
 
 
-def build(config: Config) -> Services:
-    """Connect to the store (migrating it) and assemble the services."""
+def build(config: Config, *, appender: bool = True) -> Services:
+    """Connect to the store (migrating it) and assemble the services.
+
+    `appender=False` for a consumer process: it reads the click log the HTTP
+    process appends to.
+    """
     from linktrack.service.keys import KeyStore
     from linktrack.service.sending import Sender
     from linktrack.service.shortlinks import ShortLinks
@@ -187,7 +192,14 @@ def build(config: Config) -> Services:
         engine, keys, has_transport={c: True for c in transports(config)}, shortlinks=shortlinks
     )
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    return Services(config, engine, keys, sender, make_event_log(config), shortlinks=shortlinks)
+    return Services(
+        config,
+        engine,
+        keys,
+        sender,
+        make_event_log(config, appender=appender),
+        shortlinks=shortlinks,
+    )
 
 
 def create_workspace(config: Config, name: str) -> repo.NewWorkspace:

@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -172,25 +172,36 @@ def _run(conn: Connection, stmt: Any, params: Any) -> sa.CursorResult[Any]:
 
 
 def _burst_counts(items: list[tuple[float, object, str]], window: float) -> dict[str, int]:
-    """Per event id: most distinct links seen in any `window`-second span holding it."""
+    """Per event id: most distinct links seen in any `window`-second span holding it.
+
+    O(n): one sweep gives each start i its span [i, j_i) and distinct count; a
+    second takes, for every event, the best span still covering it (spans end in
+    start order, so a monotonic deque holds the candidates). A scanner's burst
+    can be thousands of clicks on one delivery: no quadratic pass.
+    """
     items.sort(key=lambda item: item[0])
-    best: dict[str, int] = {}
     n = len(items)
-    j = 0
+    spans: list[tuple[int, int]] = []
     seen: Counter[object] = Counter()
+    j = 0
     for i in range(n):
-        # Grow the window [ts_i, ts_i + window] to the right.
         while j < n and items[j][0] - items[i][0] <= window:
             seen[items[j][1]] += 1
             j += 1
-        distinct = len(seen)
-        for k in range(i, j):
-            eid = items[k][2]
-            if best.get(eid, 0) < distinct:
-                best[eid] = distinct
+        spans.append((j, len(seen)))
         seen[items[i][1]] -= 1
         if not seen[items[i][1]]:
             del seen[items[i][1]]
+    best: dict[str, int] = {}
+    candidates: deque[tuple[int, int]] = deque()
+    for k in range(n):
+        end, distinct = spans[k]
+        while candidates and candidates[-1][1] <= distinct:
+            candidates.pop()  # ends no earlier and counts no more: never the best again
+        candidates.append((end, distinct))
+        while candidates[0][0] <= k:
+            candidates.popleft()
+        best[items[k][2]] = candidates[0][1]
     return best
 
 
