@@ -194,9 +194,6 @@ class FileEventLog:
         self.stats = FileLogStats()
         self._cond = threading.Condition()
         self._pending: list[tuple[bytes, _AsyncWaiter | _SyncWaiter]] = []
-        # Async appends of the current event-loop turn (see `append`).
-        self._turn: list[tuple[bytes, asyncio.Future[None]]] = []
-        self._write_lock = threading.Lock()
         self._closing = False
         self._fd = -1
         self._lock_fd = -1
@@ -263,38 +260,12 @@ class FileEventLog:
             os.close(dfd)
 
     async def append(self, event: bytes) -> None:
-        """Queue the event for this loop turn's group commit; return once it is on disk.
-
-        The commit runs on the event loop itself, right after the callbacks that
-        are ready: every click that arrived in the same turn shares one write and
-        one fdatasync (~0.25 ms here), with no thread hand-off or GIL ping-pong on
-        the hot path. While it runs, new requests queue up in granian and form
-        the next, larger batch: the batch size follows the load.
-        """
-        if self.readonly:
-            raise EventLogError("this event log was opened read-only")
-        if self._closing:
-            raise EventLogError("the event log is closed")
+        """Queue the event for the next group commit and wait until it is on disk."""
+        record = _frame(event)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        self._turn.append((_frame(event), fut))
-        if len(self._turn) == 1:
-            loop.call_soon(self._commit_turn)
+        self._enqueue(record, (loop, fut))
         await fut
-
-    def _commit_turn(self) -> None:
-        batch, self._turn = self._turn, []
-        error: BaseException | None = None
-        try:
-            with self._write_lock:
-                self._write(b"".join(record for record, _ in batch))
-        except BaseException as exc:  # reported to every appender of the batch
-            log.exception("event log write failed")
-            error = exc
-        self.stats.fsyncs += 1
-        self.stats.records += len(batch)
-        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
-        _settle([fut for _, fut in batch], error)
 
     def append_sync(self, event: bytes) -> None:
         """Blocking append for threads without an event loop."""
@@ -324,8 +295,7 @@ class FileEventLog:
                 batch, self._pending = self._pending, []
             error: BaseException | None = None
             try:
-                with self._write_lock:
-                    self._write(b"".join(record for record, _ in batch))
+                self._write(b"".join(record for record, _ in batch))
             except BaseException as exc:  # reported to every appender of the batch
                 log.exception("event log write failed")
                 error = exc
