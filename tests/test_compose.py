@@ -438,3 +438,33 @@ def test_tracking_domain_and_http_warning() -> None:
 def test_bad_settings_rejected(data: dict[str, object]) -> None:
     with pytest.raises(SettingsError):
         TrackingSettings.from_dict(data)
+
+
+def test_cio_link_inside_a_block_renders() -> None:
+    composed = compose(
+        Message(html="{% if true %}<p>{% cio_link url:https://x.example/in-if %}</p>{% endif %}"),
+        settings=PARAMS,
+        scope={"campaign": {"name": "C"}},
+    )
+    (url,) = TRACKED.findall(composed.html or "")
+    assert decode(url).href.startswith("https://x.example/in-if")
+
+
+def test_anchor_inside_a_raw_block_is_tracked_and_kept() -> None:
+    html = '{% raw %}<a href="https://x.example/raw">r</a>{% endraw %} {{ "{{" }}'
+    composed = compose(Message(html=html), settings=PARAMS)
+    (link,) = composed.links
+    assert decode(link.tracked_url).href.startswith("https://x.example/raw")
+    assert (composed.html or "").endswith("</a> {{")
+
+
+def test_pixel_inside_and_outside_blocks_and_positions_with_loops() -> None:
+    settings = TrackingSettings(tracking_domain="t.example.com", open_tracking=True)
+    html = (
+        "<html><body>{% for i in (1..2) %}<a href='https://x.example/{{ i }}'>i</a>{% endfor %}"
+        "<a href='https://x.example/last'>l</a></body></html>"
+    )
+    composed = compose(Message(html=html), settings=settings)
+    assert [link.position for link in composed.links] == [1, 2, 3]
+    assert (composed.html or "").count("/e/o/") == 1
+    assert re.search(r"<img [^>]+></body></html>$", composed.html or "")

@@ -45,6 +45,7 @@ class CioLinkNode(Node):
         url_params: bool,
     ) -> None:
         super().__init__(token)
+        self.blank = False  # it writes output: a block holding it is not blank
         self.key = key
         self.literal = literal
         self.url = url

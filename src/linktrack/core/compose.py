@@ -19,6 +19,7 @@ import orjson
 from liquid import BoundTemplate
 
 from linktrack.core import cio_link_tag, htmlscan, textlinks
+from linktrack.core.href_tag import HrefRun, current_run
 from linktrack.core.settings import TrackingSettings
 from linktrack.core.templating import (
     OutputWatch,
@@ -66,6 +67,7 @@ class _Markers:
 
 
 _BODY_END = re.compile(r"</body", re.IGNORECASE)
+_RAW_BLOCK = re.compile(r"\{%-?\s*raw\b")
 _LIQUID = ("{{", "{%")
 _CIO_PLACEHOLDER = "__linktrack_cio_id__"
 _TAG_NAMES = frozenset({"a", "v:roundrect", "v:rect", "v:oval", "v:shape"})
@@ -250,6 +252,82 @@ class _Anchor:
     is_a: bool = True  # an <a> (not an Outlook VML shape)
 
 
+class _Run(HrefRun):
+    """One render's link tracking: the hot path, one call per href.
+
+    One dict lookup finds everything that is the same for every recipient of a
+    link (the plan); per recipient only the `_cio_id` and position are spliced
+    into prebuilt payload JSON and signed.
+    """
+
+    __slots__ = (
+        "_cio_id", "_cio_json", "_found", "_plans", "_shorten", "_sign", "_template",
+        "_track_links", "_tracking", "_with_cio_id", "position",
+    )  # fmt: skip
+
+    def __init__(self, template: Template, tracking: Tracking, track_links: bool) -> None:
+        self._template = template
+        self._tracking = tracking
+        self._track_links = track_links
+        self._plans = template._plans_for(tracking)
+        self._sign = tracking._delivery_signer.sign_rest
+        self._cio_id = tracking.cio_id or ""
+        self._cio_json = tracking._cio_json
+        self._with_cio_id = tracking.with_cio_id
+        self._shorten = tracking.shorten
+        self._found = tracking.found
+        self.position = 0
+
+    def href(self, index: int, raw: str) -> str:
+        """The `linktrack_href` tag's callback: anchor `index` rendered to `raw`."""
+        self.position += 1
+        return self._track(self._template._anchors[index], raw, self.position)
+
+    def track(self, anchor: _Anchor, raw: str) -> str:
+        """The splice loop's callback, hrefs in document order."""
+        self.position += 1
+        return self._track(anchor, raw, self.position)
+
+    def pixel(self) -> str:
+        tracking = self._tracking
+        if tracking.tracked and tracking.settings.open_tracking and tracking.channel == "email":
+            return _PIXEL.format(url=tracking.open_url())
+        return ""
+
+    def _track(self, anchor: _Anchor, raw: str, position: int) -> str:
+        if anchor.passthrough or anchor.untracked or not self._track_links:
+            return raw
+        tracking = self._tracking
+        if anchor.index >= 0:
+            cache = self._plans[anchor.index]
+            plan = cache.get(raw)
+            if plan is None:
+                plan = cache[raw] = Template._plan(raw, anchor, tracking)
+        else:
+            plan = Template._plan(raw, anchor, tracking)
+        code, url, head, tail, key, link_id, secret, json_head, json_tail = plan
+        if code:
+            if code == _NO_PROTOCOL:
+                tracking.warn_no_protocol(url)
+            return raw
+        ends = _POSITION_ENDS[position] if position < 512 else b"%d}" % position
+        if self._with_cio_id:
+            href = f"{head}{self._cio_id}{tail}"
+            tracked = self._sign(json_head + self._cio_json + json_tail + ends)
+        else:
+            href = head
+            tracked = self._sign(json_head + ends)
+        if self._shorten is not None:
+            tracked = self._shorten(tracked)
+        self._found.append(
+            tuple.__new__(TrackedLink, (link_id, key, anchor.tag, url, href, position, tracked))
+        )
+        if secret:
+            tracking.warn_secret(url)
+        # A tracked URL is base64url, hex and a validated domain: no escaping needed.
+        return tracked
+
+
 class Template:
     """A message part (HTML or text) prepared once, rendered per recipient."""
 
@@ -267,6 +345,11 @@ class Template:
         marked = self._mark_html(source) if kind == "html" else self._mark_text(source)
         self._marked = marked
         self._compiled: BoundTemplate | None = compile_liquid(marked, what) if liquid else None
+        # HTML with Liquid renders in one pass through href tags, unless a {% raw %}
+        # block could hold an anchor (tags inside it would print as text).
+        self._fast: BoundTemplate | None = None
+        if kind == "html" and liquid and not _RAW_BLOCK.search(source):
+            self._fast = compile_liquid(self._tagged_html(source), what)
         # Without Liquid the output is the marked source itself: find the edits once.
         self._literal = None if liquid or kind != "html" else self._split(marked)
         self._watch = OutputWatch()
@@ -292,6 +375,34 @@ class Template:
             out.append(f"{m.open}{index}{m.mid}{source[start:end]}{m.close}")
             self._anchors.append(replace(anchor, index=index))
             last = end
+        out.append(source[last:])
+        self._spans = [(start, end) for start, end, _ in spans]
+        return "".join(out)
+
+    def _tagged_html(self, source: str) -> str:
+        """The source with each href value in a `linktrack_href` block and the pixel tag.
+
+        Rendering it writes the finished message in one pass (see href_tag.py).
+        """
+        ends = [m.start() for m in _BODY_END.finditer(source)]
+        body_end = ends[-1] if ends else len(source)
+        if any(start <= body_end < end for start, end in self._spans):
+            body_end = len(source)
+        out, last, pixel = [], 0, False
+        for index, (start, end) in enumerate(self._spans):
+            if not pixel and body_end <= start:
+                out.append(source[last:body_end])
+                out.append("{% linktrack_pixel %}")
+                last, pixel = body_end, True
+            out.append(source[last:start])
+            out.append(
+                f"{{% linktrack_href {index} %}}{source[start:end]}{{% endlinktrack_href %}}"
+            )
+            last = end
+        if not pixel:
+            out.append(source[last:body_end])
+            out.append("{% linktrack_pixel %}")
+            last = body_end
         out.append(source[last:])
         return "".join(out)
 
@@ -331,6 +442,10 @@ class Template:
 
     def render(self, tracking: Tracking) -> str:
         """The part as sent to one recipient; links and warnings land on `tracking`."""
+        if self._fast is not None:
+            rendered = self._render_fast(tracking)
+            if rendered is not None:
+                return rendered
         if self._compiled is None:
             rendered = self._marked
         else:
@@ -347,6 +462,31 @@ class Template:
             return self._rewrite_html(rendered, tracking)
         return self._rewrite_text(rendered, tracking)
 
+    def _render_fast(self, tracking: Tracking) -> str | None:
+        """One Liquid pass that tracks hrefs as they render; None if it cannot be used."""
+        assert self._fast is not None
+        track_links = tracking.tracked and tracking.channel == "email"
+        found, warned = len(tracking.found), len(tracking.warnings)
+        watch = OutputWatch()
+        tokens = (
+            cio_link_tag.current_link_hook.set(tracking.cio_link),
+            current_watch.set(watch),
+            current_run.set(_Run(self, tracking, track_links)),
+        )
+        try:
+            rendered = render_liquid(self._fast, tracking.scope, self.what)
+        finally:
+            cio_link_tag.current_link_hook.reset(tokens[0])
+            current_watch.reset(tokens[1])
+            current_run.reset(tokens[2])
+        if track_links and watch.anchors:
+            # Liquid output wrote anchors the template did not have: take the
+            # marker path, which scans the rendered HTML, and forget this pass.
+            del tracking.found[found:]
+            del tracking.warnings[warned:]
+            return None
+        return rendered
+
     def _rewrite_html(self, rendered: str, tracking: Tracking) -> str:
         track_links = tracking.tracked and tracking.channel == "email"
         if self._literal is not None:
@@ -358,55 +498,12 @@ class Template:
             segments, edits = self._split(rendered)
         if tracking.tracked and tracking.settings.open_tracking and tracking.channel == "email":
             segments = _with_pixel(segments, tracking.open_url())
-        # The hot loop: one dict lookup for everything that is the same for every
-        # recipient of a link, then sign. Kept flat on purpose (see PERF notes).
-        plans = self._plans_for(tracking)
-        sign = tracking._delivery_signer.sign_rest
-        cio_id = tracking.cio_id or ""
-        cio_json = tracking._cio_json
-        with_cio_id = tracking.with_cio_id
-        shorten = tracking.shorten
-        found = tracking.found
-        new_link = tuple.__new__
+        run = _Run(self, tracking, track_links)
         out = [segments[0]]
         append = out.append
-        position = 0
-        for anchor, raw in edits:
-            position += 1
-            if anchor.passthrough or anchor.untracked or not track_links:
-                append(raw)
-                append(segments[position])
-                continue
-            if anchor.index >= 0:
-                cache = plans[anchor.index]
-                plan = cache.get(raw)
-                if plan is None:
-                    plan = cache[raw] = self._plan(raw, anchor, tracking)
-            else:
-                plan = self._plan(raw, anchor, tracking)
-            code, url, head, tail, key, link_id, secret, json_head, json_tail = plan
-            if code:
-                if code == _NO_PROTOCOL:
-                    tracking.warn_no_protocol(url)
-                append(raw)
-                append(segments[position])
-                continue
-            ends = _POSITION_ENDS[position] if position < 512 else b"%d}" % position
-            if with_cio_id:
-                href = f"{head}{cio_id}{tail}"
-                tracked = sign(json_head + cio_json + json_tail + ends)
-            else:
-                href = head
-                tracked = sign(json_head + ends)
-            if shorten is not None:
-                tracked = shorten(tracked)
-            found.append(
-                new_link(TrackedLink, (link_id, key, anchor.tag, url, href, position, tracked))
-            )
-            if secret:
-                tracking.warn_secret(url)
-            # A tracked URL is base64url, hex and a validated domain: no escaping needed.
-            append(tracked)
+        track = run.track
+        for position, (anchor, raw) in enumerate(edits, 1):
+            append(track(anchor, raw))
             append(segments[position])
         return "".join(out)
 

@@ -13,6 +13,7 @@ from liquid.exceptions import LiquidError
 from liquid.stringify import to_liquid_string
 
 from linktrack.core.cio_link_tag import CioLinkTag
+from linktrack.core.href_tag import HrefTag, PixelTag
 
 SCOPES = ("customer", "trigger", "event", "campaign", "message")
 
@@ -77,6 +78,8 @@ class WatchedEcho(EchoTag):
 def _make_environment() -> Environment:
     env = Environment()
     env.add_tag(CioLinkTag)
+    env.add_tag(HrefTag)
+    env.add_tag(PixelTag)
     env.add_tag(WatchedOutput)
     env.add_tag(WatchedEcho)
     return env
