@@ -280,13 +280,7 @@ class _Run(HrefRun):
 
     def href(self, index: int, raw: str) -> str:
         """The `linktrack_href` tag's callback: anchor `index` rendered to `raw`."""
-        self.position += 1
-        return self._track(self._template._anchors[index], raw, self.position)
-
-    def track(self, anchor: _Anchor, raw: str) -> str:
-        """The splice loop's callback, hrefs in document order."""
-        self.position += 1
-        return self._track(anchor, raw, self.position)
+        return self.track(self._template._anchors[index], raw)
 
     def pixel(self) -> str:
         tracking = self._tracking
@@ -294,7 +288,10 @@ class _Run(HrefRun):
             return _PIXEL.format(url=tracking.open_url())
         return ""
 
-    def _track(self, anchor: _Anchor, raw: str, position: int) -> str:
+    def track(self, anchor: _Anchor, raw: str) -> str:
+        """The next href in document order → what replaces it (the hot path)."""
+        self.position += 1
+        position = self.position
         if anchor.passthrough or anchor.untracked or not self._track_links:
             return raw
         tracking = self._tracking
