@@ -5,6 +5,8 @@ Runs on SQLite and on PostgreSQL (the `db_url` fixture).
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -133,6 +135,14 @@ def test_send_click_report(db_url: str, tmp_path: Path) -> None:
         assert {a["delivery_id"] for a in clicked} == {delivery_id}
         assert all(a["link_id"] == by_href[a["href"].split("?")[0]]["link_id"] for a in clicked)
         assert any(a["href"].startswith("https://shop.example.com/account/42") for a in clicked)
+
+        export = app.get("/v1/exports/clicks.csv", params={"message_id": message_id})
+        assert export.status_code == 200
+        assert export.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(export.text)))
+        assert len(rows) == 1 + 3 and "delivery_id" in rows[0]
+        assert all(delivery_id in row for row in rows[1:])
+        assert app.get("/v1/exports/clicks.csv", params={"message_id": 999999}).status_code == 404
 
         delivery = app.get(f"/v1/deliveries/{delivery_id}").json()["delivery"]
         assert delivery["status"] == "sent" and "Hi Ada," in delivery["body"]
