@@ -14,13 +14,14 @@ import itertools
 import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import orjson
 
-from linktrack.core.tokens import TokenError, UnknownKeyError
+from linktrack.core.tokens import KeyRing, TokenError, UnknownKeyError
 
+T = TypeVar("T")
 ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
     Awaitable[None],
@@ -93,23 +94,31 @@ class TrackingFront:
             }
         )
 
+    async def _verify(self, verify: Callable[[KeyRing, str, str], T], path: str) -> T | None:
+        """The token of `/e/x/{payload}/{signature}`, or None if it is not one we signed."""
+        parts = path.split("/")
+        if len(parts) != 5:
+            return None
+        try:
+            return verify(self.keys.ring, parts[3], parts[4])
+        except UnknownKeyError:
+            # A workspace created (or a key rotated) since the last reload.
+            if not await asyncio.to_thread(self.keys.reload_if_due):
+                return None
+        except TokenError:
+            return None
+        try:
+            return verify(self.keys.ring, parts[3], parts[4])
+        except TokenError:
+            return None
+
     async def click(self, scope: Any, protocol: Any, path: str) -> None:
         """Verify, append durably, then redirect — never before the append."""
         if scope.method not in ("GET", "HEAD"):
             protocol.response_bytes(405, [("allow", "GET, HEAD"), *_HTML], b"")
             return
-        parts = path.split("/")
-        try:
-            if len(parts) != 5:
-                raise TokenError("not a click path")
-            try:
-                token = self.keys.ring.verify_click(parts[3], parts[4])
-            except UnknownKeyError:
-                # A workspace created (or a key rotated) since the last reload.
-                if not await asyncio.to_thread(self.keys.reload_if_due):
-                    raise
-                token = self.keys.ring.verify_click(parts[3], parts[4])
-        except TokenError:
+        token = await self._verify(KeyRing.verify_click, path)
+        if token is None:
             protocol.response_bytes(404, _HTML, NOT_FOUND)
             return
         event = self._event(
@@ -131,17 +140,8 @@ class TrackingFront:
         )
 
     async def open(self, scope: Any, protocol: Any, path: str) -> None:
-        parts = path.split("/")
-        try:
-            if len(parts) != 5:
-                raise TokenError("not an open path")
-            try:
-                token = self.keys.ring.verify_open(parts[3], parts[4])
-            except UnknownKeyError:
-                if not await asyncio.to_thread(self.keys.reload_if_due):
-                    raise
-                token = self.keys.ring.verify_open(parts[3], parts[4])
-        except TokenError:
+        token = await self._verify(KeyRing.verify_open, path)
+        if token is None:
             protocol.response_bytes(404, _HTML, NOT_FOUND)
             return
         # An open pixel must still render: on a log failure the open is lost, not the page.
