@@ -7,20 +7,18 @@ the keys held in memory.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 _SIG_LEN = 64
-_HEX = frozenset("0123456789abcdef")
 MAX_TOKEN_CHARS = 8192
 # Only these destinations are ever redirected to (cio_link may sign mailto:/tel:/sms:).
 _REDIRECTABLE = ("https://", "http://", "mailto:", "tel:", "sms:")
@@ -63,9 +61,12 @@ class _Mac:
         return outer.hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class ClickToken:
-    """What a verified click URL says: which delivery, where to go, which link."""
+class ClickToken(NamedTuple):
+    """What a verified click URL says: which delivery, where to go, which link.
+
+    A NamedTuple, not a frozen dataclass: built on every click, and a frozen
+    dataclass's __init__ costs 2.5x as much.
+    """
 
     kid: str
     delivery_id: str
@@ -74,8 +75,7 @@ class ClickToken:
     position: int
 
 
-@dataclass(frozen=True, slots=True)
-class OpenToken:
+class OpenToken(NamedTuple):
     """What a verified open-pixel URL says."""
 
     kid: str
@@ -83,6 +83,7 @@ class OpenToken:
 
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 _PAD = (b"", b"  ", b" ")  # by len % 3: JSON whitespace that avoids base64 "=" padding
 
 
@@ -91,9 +92,21 @@ def _b64encode(raw: bytes) -> bytes:
 
 
 def _b64decode(text: str) -> bytes:
+    return _b64decode_ascii(_ascii(text))
+
+
+def _ascii(text: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
+        return text.encode("ascii")
+    except UnicodeEncodeError as exc:
+        raise TokenError("payload is not base64url") from exc
+
+
+def _b64decode_ascii(raw: bytes) -> bytes:
+    # binascii directly: base64.urlsafe_b64decode costs ~4x as much on the click path.
+    try:
+        return binascii.a2b_base64(raw.translate(_FROM_URLSAFE) + b"==="[: -len(raw) % 4])
+    except binascii.Error as exc:
         raise TokenError("payload is not base64url") from exc
 
 
@@ -138,10 +151,13 @@ class KeyRing:
     def _verify(self, payload: str, signature: str) -> dict[str, Any]:
         if len(payload) > MAX_TOKEN_CHARS:
             raise TokenError("token too long")
-        if len(signature) != _SIG_LEN or not _HEX.issuperset(signature):
+        # isascii, not a hex-digit set test: compare_digest needs ASCII, and a
+        # signature with any non-hex character simply does not match.
+        if len(signature) != _SIG_LEN or not signature.isascii():
             raise TokenError("signature is not 64 lowercase hex characters")
+        raw = _ascii(payload)
         try:
-            data = orjson.loads(_b64decode(payload))
+            data = orjson.loads(_b64decode_ascii(raw))
         except orjson.JSONDecodeError as exc:
             raise TokenError("payload is not UTF-8 JSON") from exc
         if not isinstance(data, dict):
@@ -150,7 +166,7 @@ class KeyRing:
         mac = self._macs.get(kid) if isinstance(kid, str) else None
         if mac is None:
             raise UnknownKeyError("unknown or retired signing key")
-        if not hmac.compare_digest(mac.hexdigest(payload.encode("ascii")), signature):
+        if not hmac.compare_digest(mac.hexdigest(raw), signature):
             raise TokenError("signature does not match")
         return data
 
