@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import os
 import time
@@ -41,6 +42,10 @@ _GIF_HEADERS = [("content-type", "image/gif"), _NO_STORE, ("pragma", "no-cache")
 MAX_BODY = 1 << 20  # 1 MiB: the largest API request body accepted
 
 
+_dumps = orjson.dumps
+_now = time.time
+
+
 class TrackingFront:
     """RSGI application: `/e/c/…`, `/e/o/…` and short links here, the rest to `api`."""
 
@@ -56,6 +61,12 @@ class TrackingFront:
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.services.start(loop)
+        # Everything built so far lives as long as the process: move it out of
+        # the collector's sight. Otherwise each full collection walks the whole
+        # heap (SQLAlchemy, Starlette, Liquid) and stalls clicks for tens of
+        # milliseconds (p99 at full load: ~40 ms with, ~6 ms without).
+        gc.collect()
+        gc.freeze()
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.services.stop()
@@ -121,10 +132,23 @@ class TrackingFront:
         if token is None:
             protocol.response_bytes(404, _HTML, NOT_FOUND)
             return
-        event = self._event(
-            "click", scope, token.kid, token.delivery_id,
-            l=token.link_id, p=token.position, h=token.href,
-        )  # fmt: skip
+        # The event dict is written out here, not through _event: this is the
+        # hot path and the generic helper's keyword merging costs a microsecond.
+        event = _dumps(
+            {
+                "id": f"{self._prefix}{next(self._counter)}",
+                "type": "click",
+                "kid": token.kid,
+                "d": token.delivery_id,
+                "l": token.link_id,
+                "p": token.position,
+                "h": token.href,
+                "ts": _now(),
+                "ua": scope.headers.get("user-agent") or "",
+                "ip": self._client_ip(scope),
+                "m": scope.method,
+            }
+        )
         await self.redirect_after_append(protocol, event, token.href)
 
     async def redirect_after_append(self, protocol: Any, event: bytes, href: str) -> None:
