@@ -371,7 +371,7 @@ def check_redirects(port: int, links: Sequence[tuple[str, str]]) -> int:
     return len(links)
 
 
-def count_clicks(db_file: Path, expected: int, timeout: float = 60.0) -> int:
+def count_clicks(db_file: Path, expected: int, timeout: float = 900.0) -> int:
     """Rows in `clicks`, polled read-only until `expected`, stable for a while, or `timeout`."""
     uri = f"file:{db_file}?mode=ro"
     started = time.monotonic()
