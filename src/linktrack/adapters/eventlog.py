@@ -145,7 +145,21 @@ class _SyncWaiter:
         self.error: BaseException | None = None
 
 
-_AsyncWaiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+class _Batch:
+    """Records waiting for the next group commit, and who waits for them.
+
+    The futures are grouped by event loop: settling a batch costs one
+    cross-thread call per loop (in a server, one) however many clicks it
+    carries. Each append keeps a future of its own, so cancelling one appender
+    (a client gone) cannot cancel the others.
+    """
+
+    __slots__ = ("futures", "records", "sync")
+
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+        self.futures: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        self.sync: list[_SyncWaiter] = []
 
 
 def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -192,8 +206,12 @@ class FileEventLog:
         self.readonly = readonly
         self._fsync = fsync
         self.stats = FileLogStats()
-        self._cond = threading.Condition()
-        self._pending: list[tuple[bytes, _AsyncWaiter | _SyncWaiter]] = []
+        self._lock = threading.Lock()
+        # A binary semaphore: released when a batch gets its first record (or
+        # on close), taken by the flusher before it swaps the batch out.
+        self._wake = threading.Lock()
+        self._wake.acquire()
+        self._batch = _Batch()
         self._closing = False
         self._fd = -1
         self._lock_fd = -1
@@ -261,58 +279,72 @@ class FileEventLog:
 
     async def append(self, event: bytes) -> None:
         """Queue the event for the next group commit and wait until it is on disk."""
+        if self.readonly:
+            raise EventLogError("this event log was opened read-only")
         record = _frame(event)
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._enqueue(record, (loop, fut))
+        fut = loop.create_future()
+        with self._lock:
+            if self._closing:
+                raise EventLogError("the event log is closed")
+            batch = self._batch
+            batch.records.append(record)
+            waiting = batch.futures.get(loop)
+            if waiting is None:
+                batch.futures[loop] = [fut]
+            else:
+                waiting.append(fut)
+            if len(batch.records) == 1:
+                self._wake.release()
         await fut
 
     def append_sync(self, event: bytes) -> None:
         """Blocking append for threads without an event loop."""
+        if self.readonly:
+            raise EventLogError("this event log was opened read-only")
+        record = _frame(event)
         waiter = _SyncWaiter()
-        self._enqueue(_frame(event), waiter)
+        with self._lock:
+            if self._closing:
+                raise EventLogError("the event log is closed")
+            batch = self._batch
+            batch.records.append(record)
+            batch.sync.append(waiter)
+            if len(batch.records) == 1:
+                self._wake.release()
         waiter.done.wait()
         if waiter.error is not None:
             raise EventLogError(f"event log write failed: {waiter.error}") from waiter.error
 
-    def _enqueue(self, record: bytes, waiter: _AsyncWaiter | _SyncWaiter) -> None:
-        if self.readonly:
-            raise EventLogError("this event log was opened read-only")
-        with self._cond:
-            if self._closing:
-                raise EventLogError("the event log is closed")
-            self._pending.append((record, waiter))
-            if len(self._pending) == 1:
-                self._cond.notify()
-
     def _flush_loop(self) -> None:
         while True:
-            with self._cond:
-                while not self._pending and not self._closing:
-                    self._cond.wait()
-                if not self._pending:
-                    return
-                batch, self._pending = self._pending, []
-            error: BaseException | None = None
-            try:
-                self._write(b"".join(record for record, _ in batch))
-            except BaseException as exc:  # reported to every appender of the batch
-                log.exception("event log write failed")
-                error = exc
-            self.stats.fsyncs += 1
-            self.stats.records += len(batch)
-            self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
-            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-            for _, waiter in batch:
-                if isinstance(waiter, _SyncWaiter):
-                    waiter.error = error
-                    waiter.done.set()
-                else:
-                    by_loop.setdefault(waiter[0], []).append(waiter[1])
-            for loop, futures in by_loop.items():
-                # A closed loop raises RuntimeError: nobody is waiting there.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_settle, futures, error)
+            self._wake.acquire()
+            with self._lock:
+                batch, self._batch = self._batch, _Batch()
+                closing = self._closing
+            if batch.records:
+                self._commit(batch)
+            if closing:  # no append is taken once closing: nothing can follow
+                return
+
+    def _commit(self, batch: _Batch) -> None:
+        """Write and sync one batch, then tell everyone waiting on it."""
+        error: BaseException | None = None
+        try:
+            self._write(b"".join(batch.records))
+        except BaseException as exc:  # reported to every appender of the batch
+            log.exception("event log write failed")
+            error = exc
+        self.stats.fsyncs += 1
+        self.stats.records += len(batch.records)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch.records))
+        for waiter in batch.sync:
+            waiter.error = error
+            waiter.done.set()
+        for loop, futures in batch.futures.items():
+            # A closed loop raises RuntimeError: nobody is waiting there.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, futures, error)
 
     def _write(self, data: bytes) -> None:
         if self._size and self._size + len(data) > self.segment_bytes:
@@ -332,7 +364,7 @@ class FileEventLog:
                 log.exception("event log: could not cut a failed write")
             raise
         self._size += len(data)
-        with self._cond:
+        with self._lock:
             self._durable = (self._segment, self._size)
 
     def _rotate(self) -> None:
@@ -350,7 +382,7 @@ class FileEventLog:
         if self.readonly:
             durable: tuple[int, int] | None = None
         else:
-            with self._cond:
+            with self._lock:
                 durable = self._durable
         segs = [s for s in self.segments() if s >= start_seg]
         out: list[tuple[str, bytes]] = []
@@ -408,9 +440,10 @@ class FileEventLog:
         """Flush what is queued, stop the flusher, release the lock."""
         if self.readonly or self._thread is None:
             return
-        with self._cond:
+        with self._lock:
             self._closing = True
-            self._cond.notify()
+            if not self._batch.records:  # else the flusher is already woken
+                self._wake.release()
         self._thread.join()
         self._thread = None
         os.close(self._fd)
