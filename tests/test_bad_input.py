@@ -225,3 +225,29 @@ def test_click_on_unknown_delivery_is_redirected_but_not_counted(tmp_path: Path)
         time.sleep(1.0)
         with sqlite3.connect(path) as conn:
             assert conn.execute("select count(*) from clicks").fetchone()[0] == 0
+
+
+def test_a_click_the_log_cannot_take_gets_503_not_a_redirect(tmp_path: Path) -> None:
+    """The event log is down (Redis at a port nobody listens on): no 302 without the append."""
+    from server import free_port
+
+    env = {
+        "LINKTRACK_EVENT_LOG": "redis",
+        "LINKTRACK_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "LINKTRACK_EMBEDDED_WORKERS": "0",
+    }
+    with running(f"sqlite:///{tmp_path}/down.db", tmp_path, env=env) as server:
+        ws = server.workspace()
+        app = app_client(server, ws["app_api_key"])
+        sent = app.post(
+            "/v1/send/email",
+            json={"to": "d@example.com", "from": "f@example.com", "subject": "s", "body": BODY,
+                  "identifiers": {"email": "d@example.com"}},
+        )  # fmt: skip
+        assert sent.status_code == 200, sent.text
+        body = app.get(f"/v1/deliveries/{sent.json()['delivery_id']}").json()["delivery"]["body"]
+        link = re.findall(r'href="([^"]+/e/c/[^"]+)"', body)[0]
+        resp = httpx.get(link, follow_redirects=False, timeout=30)
+        assert resp.status_code == 503
+        assert resp.headers["retry-after"] == "1"
+        assert "location" not in resp.headers
