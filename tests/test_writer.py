@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -556,3 +557,24 @@ def test_a_checkpoint_moved_during_a_batch_drops_that_read(engine: Engine) -> No
     assert writer.run_once() == 0 and rows(engine, clicks) == []
     assert writer.run_once() == 2
     assert sorted(c.event_id for c in rows(engine, clicks)) == ["e2", "e3"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "ip"),
+    [
+        ({"peer": "203.0.113.9:51234"}, "203.0.113.9"),
+        ({"peer": "[2001:db8::1]:443"}, "2001:db8::1"),
+        ({"ip": "198.51.100.7", "peer": "127.0.0.1:9"}, "198.51.100.7"),  # from X-Forwarded-For
+        ({"ip": "2001:db8::2"}, "2001:db8::2"),
+        ({}, None),
+    ],
+)
+def test_the_click_ip_comes_from_the_proxy_header_or_the_socket_peer(
+    fields: dict[str, str], ip: str | None
+) -> None:
+    from linktrack.service.writer import _decode
+
+    event = _decode(
+        orjson.dumps({"id": "e1", "type": "click", "d": "d1", "ts": 1.0, "h": "https://x", **fields})
+    )
+    assert event is not None and event.ip == ip

@@ -40,8 +40,9 @@ class EventLogError(RuntimeError):
 
 
 class EventLog(Protocol):
-    async def append(self, event: bytes) -> None:
-        """Return only once the event is durable."""
+    async def append(self, event: bytes, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Return only once the event is durable. `loop`: the running loop, if the caller
+        holds it (asyncio.get_running_loop costs a getpid system call per call)."""
 
     def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
         """Up to `limit` (position, event) pairs after `after`, in order."""
@@ -277,12 +278,13 @@ class FileEventLog:
         finally:
             os.close(dfd)
 
-    async def append(self, event: bytes) -> None:
+    async def append(self, event: bytes, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Queue the event for the next group commit and wait until it is on disk."""
         if self.readonly:
             raise EventLogError("this event log was opened read-only")
         record = _frame(event)
-        loop = asyncio.get_running_loop()
+        if loop is None:
+            loop = asyncio.get_running_loop()
         fut = loop.create_future()
         with self._lock:
             if self._closing:
@@ -512,9 +514,10 @@ class RedisStreamEventLog:
 
     # -- appending
 
-    async def append(self, event: bytes) -> None:
+    async def append(self, event: bytes, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """XADD the event (batched with concurrent appends into one pipeline)."""
-        loop = asyncio.get_running_loop()
+        if loop is None:
+            loop = asyncio.get_running_loop()
         batcher = self._batchers.get(loop)
         if batcher is None:
             import redis.asyncio
@@ -639,7 +642,7 @@ class MemoryEventLog:
         self._events: list[bytes] = []
         self._lock = threading.Lock()
 
-    async def append(self, event: bytes) -> None:
+    async def append(self, event: bytes, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.append_sync(event)
 
     def append_sync(self, event: bytes) -> None:

@@ -67,8 +67,10 @@ class TrackingFront:
         self._prefix = f"{os.getpid():x}{time.time_ns():x}-"
         self._counter = itertools.count()
         self._trust_proxy = services.config.trust_proxy
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by granian at start
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
         self.services.start(loop)
         # Everything built so far lives as long as the process: move it out of
         # the collector's sight. Otherwise each full collection walks the whole
@@ -158,23 +160,27 @@ class TrackingFront:
         if token is None:
             protocol.response_bytes(404, _HTML, NOT_FOUND)
             return
-        event = _dumps(
-            {
-                "id": f"{self._prefix}{next(self._counter)}",
-                "type": "click",
-                "kid": token.kid,
-                "d": token.delivery_id,
-                "l": token.link_id,
-                "p": token.position,
-                "h": token.href,
-                "ts": _now(),
-                "ua": scope.headers.get("user-agent") or "",
-                "ip": self._client_ip(scope),
-                "m": scope.method,
-            }
-        )
+        fields = {
+            "id": f"{self._prefix}{next(self._counter)}",
+            "type": "click",
+            "kid": token.kid,
+            "d": token.delivery_id,
+            "l": token.link_id,
+            "p": token.position,
+            "h": token.href,
+            "ts": _now(),
+            "ua": scope.headers.get("user-agent") or "",
+            "m": scope.method,
+        }
+        if self._trust_proxy:
+            fields["ip"] = self._client_ip(scope)
+        else:
+            # The socket peer as granian gives it ("host:port"): the writer
+            # takes the host apart, off the click path.
+            fields["peer"] = scope.client
+        event = _dumps(fields)
         try:
-            await self.log.append(event)
+            await self.log.append(event, self._loop)
         except (EventLogError, OSError):
             protocol.response_bytes(503, _RETRY, b"<h1>Please try again in a moment</h1>")
             return

@@ -119,7 +119,8 @@ def _decode(raw: bytes) -> _Event | None:
         return None
     if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
         return None
-    link_id, position, kid, ip = data.get("l"), data.get("p"), data.get("kid"), data.get("ip")
+    link_id, position, kid = data.get("l"), data.get("p"), data.get("kid")
+    ip = data.get("ip") or _peer_host(data.get("peer"))
     return _Event(
         id=event_id,
         type=kind,
@@ -134,6 +135,13 @@ def _decode(raw: bytes) -> _Event | None:
         method=(_text(data.get("m"), 8) or "GET").upper(),
         src="sdk" if data.get("src") == "sdk" else "link",
     )
+
+
+def _peer_host(peer: Any) -> str | None:
+    """The host of a socket peer written as "host:port" or "[v6 host]:port"."""
+    if not isinstance(peer, str):
+        return None
+    return peer.rsplit(":", 1)[0].strip("[]") if ":" in peer else peer
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
