@@ -231,7 +231,7 @@ class _Consumer:
 
         # At the lowest CPU priority: a click burst is answered first and the
         # writer catches up from the durable log once the burst is over.
-        self._cmd = [sys.executable, "-m", "linktrack.entrypoints.cli", "consume", "--nice", "19"]
+        self._cmd = [sys.executable, "-m", "linktrack.entrypoints.cli", "consume", "--background"]
         self._env = env
         self._popen = subprocess.Popen
         self._stopping = threading.Event()
@@ -274,6 +274,14 @@ def _granian(args: argparse.Namespace) -> None:
     ).serve()
 
 
+def _lowest_cpu_priority() -> None:
+    """SCHED_IDLE where the OS has it: the HTTP worker preempts this process at once."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
+
+
 def cmd_consume(args: argparse.Namespace) -> int:
     """Scale-out: run the event writer and delivery worker without HTTP."""
     import signal
@@ -282,8 +290,8 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
     from linktrack.bootstrap import build
 
-    if args.nice:
-        os.nice(args.nice)
+    if args.background:
+        _lowest_cpu_priority()
     config = replace(_config(args), embedded_workers=True)
     if args.redis:
         config = replace(config, event_log="redis", redis_url=args.redis)
@@ -396,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     consume.add_argument("--webhook", help="provider webhook for SMS, WhatsApp and push")
     consume.add_argument("--redis", help="consume the Redis stream at this URL")
     consume.add_argument(
-        "--nice", type=int, default=0, help="lower this process's CPU priority (as nice(1))"
+        "--background",
+        action="store_true",
+        help="run only when the CPU is otherwise idle (Linux SCHED_IDLE, elsewhere nice 19)",
     )
     consume.set_defaults(func=cmd_consume)
 

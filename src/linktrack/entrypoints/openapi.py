@@ -192,16 +192,18 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Follow a tracked link: 302 to its destination, click recorded",
                 "parameters": _TRACKED_PATH,
                 "responses": {
-                    "302": {"description": "Redirect"},
+                    "302": {"description": "Redirect (sent only once the click is durable)"},
                     "404": {"description": "Invalid link"},
+                    "503": {"description": "The click could not be stored: retry (Retry-After)"},
                 },
             },
             "head": {
                 "summary": "As GET (scanners often use HEAD; recorded as a machine click)",
                 "parameters": _TRACKED_PATH,
                 "responses": {
-                    "302": {"description": "Redirect"},
+                    "302": {"description": "Redirect (sent only once the click is durable)"},
                     "404": {"description": "Invalid link"},
+                    "503": {"description": "The click could not be stored: retry (Retry-After)"},
                 },
             },
         },
@@ -217,8 +219,9 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Follow a short link (SMS/WhatsApp): as a tracked link",
                 "parameters": [_path("code")],
                 "responses": {
-                    "302": {"description": "Redirect"},
+                    "302": {"description": "Redirect (sent only once the click is durable)"},
                     "404": {"description": "Unknown code, or expired (after 90 days)"},
+                    "503": {"description": "The click could not be stored: retry (Retry-After)"},
                 },
             }
         },
