@@ -100,3 +100,36 @@ def test_rewrite_a_corpus_file() -> None:
     out = run("rewrite", str(path))
     assert out.returncode == 0
     assert "/e/c/" in out.stdout
+
+
+def test_serve_runs_its_writer_at_idle_cpu_priority(tmp_path: Path) -> None:
+    """Clicks first: the consumer `serve` starts yields the CPU to the HTTP worker."""
+    import time
+
+    from server import running
+
+    if not hasattr(os, "SCHED_IDLE"):
+        import pytest
+
+        pytest.skip("this OS has no SCHED_IDLE")
+    with running(f"sqlite:///{tmp_path}/idle.db", tmp_path) as server:
+        assert server.proc is not None
+        deadline = time.monotonic() + 30
+        consumer = None
+        while consumer is None and time.monotonic() < deadline:
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if b"consume" in cmdline and int(stat[1]) == server.proc.pid:
+                    consumer = int(entry.name)
+            time.sleep(0.2)
+        assert consumer is not None, "serve started no consumer process"
+        deadline = time.monotonic() + 30  # it lowers its priority as it starts
+        while os.sched_getscheduler(consumer) != os.SCHED_IDLE and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert os.sched_getscheduler(consumer) == os.SCHED_IDLE
