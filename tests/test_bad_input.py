@@ -251,3 +251,34 @@ def test_a_click_the_log_cannot_take_gets_503_not_a_redirect(tmp_path: Path) -> 
         assert resp.status_code == 503
         assert resp.headers["retry-after"] == "1"
         assert "location" not in resp.headers
+
+
+def test_the_stored_click_ip_is_the_peer_or_the_trusted_proxy_header(tmp_path: Path) -> None:
+    """Without a trusted proxy the socket peer counts; with one, the first X-Forwarded-For."""
+    for trust, sent_header, want in (
+        ("0", "203.0.113.5", "127.0.0.1"),  # an untrusted header is ignored
+        ("1", "203.0.113.5, 10.0.0.1", "203.0.113.5"),
+        ("1", None, "127.0.0.1"),  # trusted, but no header: the peer
+    ):
+        data = tmp_path / f"trust{trust}{sent_header is None}"
+        data.mkdir()
+        env = {"LINKTRACK_TRUST_PROXY": trust}
+        with running(f"sqlite:///{data}/ip.db", data, env=env) as server:
+            ws = server.workspace()
+            app = app_client(server, ws["app_api_key"])
+            sent = app.post(
+                "/v1/send/email",
+                json={"to": "i@example.com", "from": "f@example.com", "subject": "s",
+                      "body": BODY, "identifiers": {"email": "i@example.com"}},
+            )  # fmt: skip
+            delivery = app.get(f"/v1/deliveries/{sent.json()['delivery_id']}").json()["delivery"]
+            link = re.findall(r'href="([^"]+/e/c/[^"]+)"', delivery["body"])[0]
+            headers = {"X-Forwarded-For": sent_header} if sent_header else {}
+            assert httpx.get(link, headers=headers, follow_redirects=False).status_code == 302
+            deadline = time.monotonic() + 30
+            rows: list[tuple[str]] = []
+            while not rows and time.monotonic() < deadline:
+                with sqlite3.connect(f"file:{data}/ip.db?mode=ro", uri=True) as conn:
+                    rows = conn.execute("select ip from clicks").fetchall()
+                time.sleep(0.2)
+            assert rows == [(want,)], (trust, sent_header)
