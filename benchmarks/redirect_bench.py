@@ -292,7 +292,7 @@ def nginx_paths(path: Path, links: int) -> None:
 
 
 def start_linktrack(workdir: Path) -> tuple[Process, int, str]:
-    """`linktrack serve` on a fresh SQLite store, pinned (granian's worker inherits it)."""
+    """`linktrack serve` on a fresh SQLite store, pinned (its writer process inherits it)."""
     port = free_port()
     db = f"sqlite:///{workdir / 'store.db'}"
     public = f"http://127.0.0.1:{port}"

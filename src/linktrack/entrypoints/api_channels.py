@@ -1,7 +1,7 @@
 """Track API routes for issue 4 (channels): SDK-reported push and in-app events.
 
 Sending SMS, WhatsApp, push and in-app goes through `/v1/send/{channel}` in
-`api.py`; short links are served by the tracking front (`rsgi.py`).
+`api.py`; short links are served by the tracking front (`front.py`).
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     workers = _Consumer(os.environ.copy()) if config.embedded_workers else None
     print(f"linktrack: serving on {config.public_url} (store: {config.db_url})", flush=True)
     try:
-        _granian(args)
+        _http_server(args)
     finally:
         if workers is not None:
             workers.stop()
@@ -255,23 +255,32 @@ class _Consumer:
                 self.proc.kill()
 
 
-def _granian(args: argparse.Namespace) -> None:
-    from granian import Granian
-    from granian.constants import Interfaces, Loops
+def _http_server(args: argparse.Namespace) -> None:
+    import uvicorn
 
-    Granian(
-        "linktrack.entrypoints.rsgi:create_app",
-        factory=True,
-        address=args.host,
-        port=args.port,
-        interface=Interfaces.RSGI,
-        workers=1,
-        log_access=False,
-        backlog=2048,
-        # uvloop: the click path spends much of its time in the event loop, and
-        # asyncio's own loop answered fewer clicks a second in every comparison run.
-        loop=Loops.uvloop,
-    ).serve()
+    from linktrack.entrypoints.front import ClickProtocol
+
+    uvicorn.Server(
+        uvicorn.Config(
+            "linktrack.entrypoints.front:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            # uvloop: the click path spends much of its time in the event loop, and
+            # asyncio's own loop answered fewer clicks a second in every comparison run.
+            loop="uvloop",
+            http=ClickProtocol,
+            ws="none",
+            lifespan="on",
+            interface="asgi3",
+            # X-Forwarded-For is read by the front itself, only when trusted.
+            proxy_headers=False,
+            server_header=False,
+            access_log=False,
+            log_level="warning",
+            backlog=2048,
+        )
+    ).run()
 
 
 def _lowest_cpu_priority() -> None:
