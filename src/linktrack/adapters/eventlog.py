@@ -177,12 +177,7 @@ def _settle_one(fut: asyncio.Future[None], error: BaseException | None) -> None:
 
 def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
     for fut in futures:
-        if fut.done():  # the appender gave up (cancelled); nothing to tell it
-            continue
-        if error is None:
-            fut.set_result(None)
-        else:
-            fut.set_exception(EventLogError(f"event log write failed: {error}"))
+        _settle_one(fut, error)
 
 
 @dataclass
