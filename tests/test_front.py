@@ -6,6 +6,7 @@ not: every answer comes back in request order, and each click is stored.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -197,3 +198,28 @@ def test_a_click_split_across_writes(site: dict[str, Any], tmp_path: Path) -> No
             time.sleep(0.002)
         ((status, headers, _),) = _read_responses(sock, 1)
     assert status == 302 and headers["location"].startswith("https://front.example/1")
+
+
+def test_an_oversized_request_pipelined_behind_a_click_is_refused_after_it(
+    site: dict[str, Any],
+) -> None:
+    before = _settled_clicks(site)
+    big = 2 << 20
+    post = (
+        "POST /v1/send/email HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {site['key']}\r\nContent-Length: {big}\r\n\r\n"
+    ).encode() + b" " * big
+    with _connect(site["server"]) as sock:
+        sock.sendall(_get(site["paths"][2]) + post)
+        (click, refused) = _read_responses(sock, 2)
+        assert click[0] == 302 and click[1]["location"].startswith("https://front.example/2")
+        assert refused[0] == 413 and refused[1]["connection"] == "close"
+        assert b"too large" in refused[2]
+        # Closed: cleanly, or reset because the unread rest of the body was dropped.
+        with contextlib.suppress(ConnectionResetError):
+            assert sock.recv(1) == b""
+    with _connect(site["server"]) as sock:
+        sock.sendall(_get(site["paths"][0]) + _get("/v1/x" + "y" * (70 << 10)))
+        (click, refused) = _read_responses(sock, 2)
+        assert (click[0], refused[0]) == (302, 431)
+    poll(lambda: _clicks(site), lambda n: n == before + 2)

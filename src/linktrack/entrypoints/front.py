@@ -320,6 +320,8 @@ def _peer(client: Any) -> str | None:
 
 _CLICK_STARTS = (b"GET /e/c/", b"HEAD /e/c/")
 MAX_HEAD = 16 << 10  # a click's request line and headers; more is not a click
+MAX_REQUEST_HEAD = 64 << 10  # any request parsed here (pipelined behind a click)
+HEAD_TOO_LARGE = b'{"meta":{"error":"request line and headers too large (limit 64 KiB)"}}'
 IDLE_SECONDS = 5.0  # keep-alive: an idle click connection is closed after this
 
 
@@ -368,6 +370,8 @@ class ClickProtocol(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.head_size = 0
+        self.body_size = 0
+        self.refused: tuple[int, bytes] | None = None  # too large: answered, then closed
         self.in_message = False
         self.fast = True
         self.rebuilt: list[bytes] = []  # non-click requests parsed here, for the delegate
@@ -387,6 +391,8 @@ class ClickProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self.loop.time()
+        if self.refused is not None:
+            return  # the connection ends after the refusal is written
         if self.held or (
             not self.in_message and not self.diverted and not data.startswith(_CLICK_STARTS)
         ):
@@ -400,6 +406,13 @@ class ClickProtocol(asyncio.Protocol):
         if self.rebuilt:
             rebuilt, self.rebuilt = self.rebuilt, []
             self._to_delegate(b"".join(rebuilt))
+        if self.refused is not None:
+            # After the answers already owed on this connection, then closed.
+            status, body = self.refused
+            self.transport.pause_reading()
+            refusal = _Answer(self, head=False, keep_alive=False)
+            self.answers.append(refusal)
+            refusal.write(status, _JSON, body)
 
     def shutdown(self) -> None:
         """uvicorn is stopping: close now if idle, else after the pending answers."""
@@ -418,13 +431,20 @@ class ClickProtocol(asyncio.Protocol):
         self.headers = []
         self.body = []
         self.head_size = 0
+        self.body_size = 0
 
     def on_url(self, url: bytes) -> None:
-        self.url += url
         self.head_size += len(url)
+        if self.head_size > MAX_REQUEST_HEAD:
+            self.refused = (431, HEAD_TOO_LARGE)
+            return
+        self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_size += len(name) + len(value)
+        if self.head_size > MAX_REQUEST_HEAD:
+            self.refused = (431, HEAD_TOO_LARGE)
+            return
         self.headers.append((name, value))
         if len(name) == 10 and name.lower() == b"user-agent":
             self.ua = value
@@ -441,15 +461,22 @@ class ClickProtocol(asyncio.Protocol):
             and self.front is not None
             and self.front.loop is not None
         )
-        if self.fast and self.head_size > MAX_HEAD:
+        if self.head_size > MAX_HEAD or self.refused is not None:
             self.fast = False
 
     def on_body(self, body: bytes) -> None:
-        if not self.fast:
-            self.body.append(body)
+        if self.fast or self.refused is not None:
+            return  # a GET's body means nothing to a click
+        self.body_size += len(body)
+        if self.body_size > MAX_BODY:
+            self.refused = (413, TOO_LARGE)
+            return
+        self.body.append(body)
 
     def on_message_complete(self) -> None:
         self.in_message = False
+        if self.refused is not None:
+            return
         if self.fast:
             self._click()
         else:
@@ -622,6 +649,8 @@ def _watch_idle(conn: ClickProtocol) -> None:
 _STATUS = {
     302: b"HTTP/1.1 302 Found\r\n",
     400: b"HTTP/1.1 400 Bad Request\r\n",
+    413: b"HTTP/1.1 413 Content Too Large\r\n",
+    431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
     404: b"HTTP/1.1 404 Not Found\r\n",
     503: b"HTTP/1.1 503 Service Unavailable\r\n",
 }
