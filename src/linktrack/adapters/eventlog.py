@@ -16,7 +16,6 @@ An event is an orjson-encoded dict: `id` (unique), `type` ('click'|'open'),
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import os
@@ -148,19 +147,13 @@ class _SyncWaiter:
 
 
 class _Batch:
-    """Records waiting for the next group commit, and who waits for them.
+    """Records waiting for one group commit, and who waits for them: blocking
+    appenders (the flusher thread's batch) or one loop's callbacks (its turn)."""
 
-    The futures are grouped by event loop: settling a batch costs one
-    cross-thread call per loop (in a server, one) however many clicks it
-    carries. Each append keeps a future of its own, so cancelling one appender
-    (a client gone) cannot cancel the others.
-    """
-
-    __slots__ = ("calls", "futures", "records", "sync")
+    __slots__ = ("calls", "records", "sync")
 
     def __init__(self) -> None:
         self.records: list[bytes] = []
-        self.futures: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         self.sync: list[_SyncWaiter] = []
         # A loop's turn batch: called in that loop's thread once the batch is on disk.
         self.calls: list[Callable[[BaseException | None], None]] = []
@@ -379,10 +372,6 @@ class FileEventLog:
             waiter.done.set()
         for then in batch.calls:  # a loop's turn: committed in that loop's thread
             then(error)
-        for loop, futures in batch.futures.items():
-            # A closed loop raises RuntimeError: nobody is waiting there.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, futures, error)
 
     def _write(self, data: bytes) -> None:
         if self._size and self._size + len(data) > self.segment_bytes:
