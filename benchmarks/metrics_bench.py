@@ -27,8 +27,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from linktrack.adapters import store
 from linktrack.adapters.eventlog import MemoryEventLog, encode_event
-from linktrack.adapters.store import make_engine, metrics, migrate, repo
+from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.store.schema import clicks, deliveries, message_stats, people
 from linktrack.service.writer import Writer
 
@@ -66,9 +67,9 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
         print(f"fill: reusing the store filled earlier ({name})")
         return found
     rng = random.Random(42)
-    ws = repo.create_workspace(engine, name)
-    m = repo.create_message(engine, ws.id, kind="newsletter", channel="email", name="Bench")
-    link_ids = repo.resolve_links(
+    ws = store.create_workspace(engine, name)
+    m = store.create_message(engine, ws.id, kind="newsletter", channel="email", name="Bench")
+    link_ids = store.resolve_links(
         engine,
         m.id,
         [
@@ -201,39 +202,39 @@ def main() -> None:
     label = f"{n:,} clicks"
     with engine.connect() as conn:
         checks: list[tuple[str, Callable[[], Any]]] = [
-            ("message_metrics", lambda: metrics.message_metrics(conn, [message_id])),
-            ("top_links", lambda: metrics.top_links(conn, [message_id])),
+            ("message_metrics", lambda: store.message_metrics(conn, [message_id])),
+            ("top_links", lambda: store.top_links(conn, [message_id])),
             (
                 "link_series hours x168",
-                lambda: metrics.link_series(conn, [message_id], "hours", 168, False, now),
+                lambda: store.link_series(conn, [message_id], "hours", 168, False, now),
             ),
             (
                 "link_series hours x720 unique",
-                lambda: metrics.link_series(conn, [message_id], "hours", 720, True, now),
+                lambda: store.link_series(conn, [message_id], "hours", 720, True, now),
             ),
             (
                 "link_series days x30",
-                lambda: metrics.link_series(conn, [message_id], "days", 30, False, now),
+                lambda: store.link_series(conn, [message_id], "days", 30, False, now),
             ),
             (
                 "link_series months x12",
-                lambda: metrics.link_series(conn, [message_id], "months", 12, True, now),
+                lambda: store.link_series(conn, [message_id], "months", 12, True, now),
             ),
             (
                 "segment_clicked one link, human",
-                lambda: metrics.segment_clicked(
+                lambda: store.segment_clicked(
                     conn, ws_id, message_id, "https://example.com/page-7*", True, limit=100
                 ),
             ),
             (
                 "segment_clicked all links, all",
-                lambda: metrics.segment_clicked(
+                lambda: store.segment_clicked(
                     conn, ws_id, None, "https://example.com/*", False, limit=100
                 ),
             ),
         ]
-        first = metrics.message_metrics(conn, [message_id])
-        seg = metrics.segment_clicked(
+        first = store.message_metrics(conn, [message_id])
+        seg = store.segment_clicked(
             conn, ws_id, message_id, "https://example.com/page-7*", True, limit=1
         )
         print(

@@ -3,7 +3,7 @@
     python benchmarks/newsletter_bench.py [--db URL] [--people 10000] [--batch 500] [--profile]
 
 People are bulk-inserted; the send then runs exactly as `POST
-/v1/newsletters/{id}/send` runs it (`Kinds.run`: batches of people, compose
+/v1/newsletters/{id}/send` runs it (`BulkSends.run`: batches of people, compose
 with one compiled message and one link table, one transaction per batch for
 the deliveries and the job's progress). Prints the time, deliveries/s, and
 the share of the time spent composing versus writing (`--profile`: cProfile).
@@ -22,11 +22,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from linktrack.adapters.store import kinds as store
-from linktrack.adapters.store import make_engine, metrics, migrate, repo
+from linktrack.adapters import store
+from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.store.schema import people
+from linktrack.core.audience import parse_audience
+from linktrack.service.bulk_sends import BulkSends
+from linktrack.service.containers import Containers, NewContainer
 from linktrack.service.keys import KeyStore
-from linktrack.service.kinds import Kinds, NewContainer, parse_audience
 from linktrack.service.sending import Sender
 
 BODY = """<!DOCTYPE html><html><body>
@@ -85,15 +87,15 @@ def main() -> None:
 
 def run(engine: Engine, args: argparse.Namespace) -> None:
     migrate(engine)
-    ws_id = repo.create_workspace(engine, "bench", {"tracking_domain": "t.example.com"}).id
-    ws = repo.get_workspace(engine, ws_id)
+    ws_id = store.create_workspace(engine, "bench", {"tracking_domain": "t.example.com"}).id
+    ws = store.get_workspace(engine, ws_id)
     assert ws is not None
     ids = add_people(engine, ws_id, args.people)
-    kinds = Kinds(engine, Sender(engine, KeyStore(engine), has_transport={}), batch=args.batch)
+    kinds = BulkSends(Containers(engine), Sender(engine, KeyStore(engine), has_transport={}), batch=args.batch)
     content = {"name": "News", "channel": "email", "subject": "News", "body": BODY,
                "tracked": True}  # fmt: skip
-    view = kinds.create(ws, NewContainer("newsletter", "News", [content], {}))
-    container = kinds.get(ws, "newsletter", view["id"])
+    view = kinds.containers.create(ws, NewContainer("newsletter", "News", [content], {}))
+    container = kinds.containers.get(ws, "newsletter", view["id"])
     audience = parse_audience({"recipients": {"ids": ids}})
     job = store.create_job(engine, container, audience.summary)
     profile = cProfile.Profile() if args.profile else None
@@ -105,7 +107,7 @@ def run(engine: Engine, args: argparse.Namespace) -> None:
         profile.disable()
     elapsed = time.perf_counter() - start
     with engine.connect() as conn:
-        sent = metrics.message_metrics(conn, kinds.message_ids(container))["sent"]
+        sent = store.message_metrics(conn, kinds.containers.message_ids(container))["sent"]
     print(
         f"newsletter: {args.people:,} people on {engine.dialect.name}: {elapsed:.2f} s, "
         f"{sent / elapsed:,.0f} deliveries/s (job {done.status}, sent {done.sent:,}, "

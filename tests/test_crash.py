@@ -20,8 +20,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from linktrack.adapters import store
 from linktrack.adapters.eventlog import FileEventLog
-from linktrack.adapters.store import make_engine, migrate, repo
+from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.store.schema import clicks, link_stats
 from linktrack.service.writer import Writer
 
@@ -82,14 +83,14 @@ def test_no_acknowledged_click_is_lost_or_counted_twice(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/store.db"
     migrate(url)
     engine = make_engine(url)
-    ws = repo.create_workspace(engine, "crash")
-    m = repo.create_message(engine, ws.id, kind="campaign", channel="email")
+    ws = store.create_workspace(engine, "crash")
+    m = store.create_message(engine, ws.id, kind="campaign", channel="email")
     links = [
-        repo.resolve_link(engine, m.id, f"url:https://example.com/{i}", "https://example.com/")
+        store.resolve_link(engine, m.id, f"url:https://example.com/{i}", "https://example.com/")
         for i in range(5)
     ]
     ds = [
-        repo.create_delivery(
+        store.create_delivery(
             engine,
             workspace_id=ws.id,
             message_id=m.id,

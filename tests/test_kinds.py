@@ -300,12 +300,12 @@ def test_cli_sends_a_newsletter_with_a_progress_bar(tmp_path: Path) -> None:
     ws = json.loads(cli("workspace", "create", "W", "--json", "--db", db_url))
     ids = bulk_people(db_url, ws["id"], 1_200)
     (tmp_path / "ids.txt").write_text("\n".join([*ids, "nobody"]) + "\n")
-    from linktrack.adapters.store import kinds as store
-    from linktrack.adapters.store import make_engine, repo
+    from linktrack.adapters import store
+    from linktrack.adapters.store import make_engine
 
     engine = make_engine(db_url)
     container = store.create_container(engine, ws["id"], "newsletter", "CLI")
-    repo.create_message(engine, ws["id"], kind="newsletter", channel="email", parent_id=container.id,
+    store.create_message(engine, ws["id"], kind="newsletter", channel="email", parent_id=container.id,
                         subject="Hi", body=NEWSLETTER)  # fmt: skip
     engine.dispose()
 

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from linktrack.adapters.store.repo import Person
-from linktrack.service.errors import InputError
-from linktrack.service.kinds import parse_audience, parse_condition
+from linktrack.core.audience import parse_audience, parse_condition
+from linktrack.core.errors import InputError
+from linktrack.core.model import Person
 from server import Server, app_client, running
 
 BODY = '<html><body><a href="https://kinds.example/a">a</a></body></html>'
@@ -273,7 +273,9 @@ def test_every_kind_route_is_in_the_openapi_document(
     def shape(path: str) -> str:
         return re.sub(r"\{[^}]+\}", "{}", path)
 
-    fake = SimpleNamespace(engine=None, s=SimpleNamespace(sender=None))
+    fake = SimpleNamespace(
+        engine=None, s=SimpleNamespace(sender=None, containers=None, campaigns=None)
+    )
     routes = api_kinds.routes(fake)  # type: ignore[arg-type]
     doc = httpx.get(f"{env[0].url}/openapi.json").json()["paths"]
     documented = {(shape(path), verb.upper()) for path, ops in doc.items() for verb in ops}

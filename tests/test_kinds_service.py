@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from linktrack.adapters.store import kinds as store
-from linktrack.adapters.store import make_engine, metrics, migrate, repo
+from linktrack.adapters import store
+from linktrack.adapters.store import make_engine, migrate
+from linktrack.core import model
+from linktrack.core.audience import parse_audience
+from linktrack.service.bulk_sends import BulkSends
+from linktrack.service.containers import Containers, NewContainer
 from linktrack.service.keys import KeyStore
-from linktrack.service.kinds import Kinds, NewContainer, parse_audience
 from linktrack.service.sending import Sender
 
 BODY = '<a href="https://k.example/{{ customer.id }}">hi {{ trigger.x }}</a>'
@@ -27,23 +30,23 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def setup(engine: Engine, parts: list[dict[str, Any]]) -> tuple[Kinds, repo.Workspace, store.Container]:
-    ws_id = repo.create_workspace(engine, "w", {"tracking_domain": "t.example.com"}).id
-    ws = repo.get_workspace(engine, ws_id)
+def setup(engine: Engine, parts: list[dict[str, Any]]) -> tuple[BulkSends, model.Workspace, model.Container]:
+    ws_id = store.create_workspace(engine, "w", {"tracking_domain": "t.example.com"}).id
+    ws = store.get_workspace(engine, ws_id)
     assert ws is not None
-    kinds = Kinds(engine, Sender(engine, KeyStore(engine), has_transport={}), batch=3)
-    view = kinds.create(ws, NewContainer("newsletter", "N", parts, {}))
-    return kinds, ws, kinds.get(ws, "newsletter", view["id"])
+    kinds = BulkSends(Containers(engine), Sender(engine, KeyStore(engine), has_transport={}), batch=3)
+    view = kinds.containers.create(ws, NewContainer("newsletter", "N", parts, {}))
+    return kinds, ws, kinds.containers.get(ws, "newsletter", view["id"])
 
 
 def content(name: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "channel": "email", "subject": name, "body": BODY, "tracked": True, **extra}
 
 
-def send(kinds: Kinds, ws: repo.Workspace, container: store.Container, body: dict[str, Any]) -> store.Job:
+def send(kinds: BulkSends, ws: model.Workspace, container: model.Container, body: dict[str, Any]) -> model.SendJob:
     audience = parse_audience(body)
     job = store.create_job(kinds.engine, container, audience.summary, len(audience.listed))
-    seen: list[store.Job] = []
+    seen: list[model.SendJob] = []
     done = kinds.run(job, ws, container, audience, body.get("data", {}), seen.append)
     assert [j.total for j in seen] == [done.total] * len(seen)
     assert [j.sent for j in seen] == sorted(j.sent for j in seen)  # only forward
@@ -53,9 +56,9 @@ def send(kinds: Kinds, ws: repo.Workspace, container: store.Container, body: dic
 def test_a_job_counts_sent_failed_and_skipped_people(engine: Engine) -> None:
     kinds, ws, container = setup(engine, [content("A")])
     for i in range(5):
-        repo.upsert_person(engine, ws.id, f"p{i}", {"email": f"p{i}@example.com"})
-    repo.upsert_person(engine, ws.id, "quiet", {"email": "q@example.com", "unsubscribed": True})
-    repo.upsert_person(engine, ws.id, "nomail", {})
+        store.upsert_person(engine, ws.id, f"p{i}", {"email": f"p{i}@example.com"})
+    store.upsert_person(engine, ws.id, "quiet", {"email": "q@example.com", "unsubscribed": True})
+    store.upsert_person(engine, ws.id, "nomail", {})
     listed = [{"id": "p0"}, {"id": "p1"}, {"email": "P0@example.com"}, {"id": "quiet"},
               {"id": "nomail"}, {"id": "ghost"}, {"id": "p2"}, {"id": "p3", "data": {"x": 2}},
               {"id": "p4"}]  # fmt: skip
@@ -65,25 +68,25 @@ def test_a_job_counts_sent_failed_and_skipped_people(engine: Engine) -> None:
     assert [e["identifier"] for e in done.errors] == ["nomail", "ghost"]
     assert done.errors[0]["error"] == "the person has no address for email"
     with engine.connect() as conn:
-        assert metrics.message_metrics(conn, kinds.message_ids(container))["sent"] == 5
+        assert store.message_metrics(conn, kinds.containers.message_ids(container))["sent"] == 5
         # One link per template href (Liquid in the href): one link however many people.
-        assert len(metrics.top_links(conn, kinds.message_ids(container))) == 1
-    bodies = {d.recipient: d.body for d in repo.list_deliveries(engine, ws.id)}
+        assert len(store.top_links(conn, kinds.containers.message_ids(container))) == 1
+    bodies = {d.recipient: d.body for d in store.list_deliveries(engine, ws.id)}
     assert "hi 2" in (bodies["p3@example.com"] or "") and "hi 1" in (bodies["p4@example.com"] or "")
 
 
 def test_several_contents_split_the_audience_evenly_and_stably(engine: Engine) -> None:
     kinds, ws, container = setup(engine, [content("A"), content("B")])
     for i in range(200):
-        repo.upsert_person(engine, ws.id, f"p{i}", {"email": f"p{i}@example.com"})
+        store.upsert_person(engine, ws.id, f"p{i}", {"email": f"p{i}@example.com"})
     every = {"recipients": {"attribute": {"field": "email", "operator": "exists"}}}
     assert send(kinds, ws, container, every).sent == 200
-    a, b = kinds.parts(container)
-    first = Counter(d.message_id for d in repo.list_deliveries(engine, ws.id, limit=1000))
+    a, b = kinds.containers.actions(container)
+    first = Counter(d.message_id for d in store.list_deliveries(engine, ws.id, limit=1000))
     assert first[a.id] + first[b.id] == 200 and 70 < first[a.id] < 130
     send(kinds, ws, container, every)
     by_person: dict[int | None, set[int]] = {}
-    for d in repo.list_deliveries(engine, ws.id, limit=1000):
+    for d in store.list_deliveries(engine, ws.id, limit=1000):
         by_person.setdefault(d.person_id, set()).add(d.message_id)
     assert all(len(messages) == 1 for messages in by_person.values())  # same content each time
 
@@ -93,7 +96,7 @@ def test_a_send_that_stops_is_failed_with_the_reason(
 ) -> None:
     kinds, ws, container = setup(engine, [content("A")])
     for i in range(7):
-        repo.upsert_person(engine, ws.id, f"p{i}", {"email": f"p{i}@example.com"})
+        store.upsert_person(engine, ws.id, f"p{i}", {"email": f"p{i}@example.com"})
     calls = 0
     real = store.people_by_identifiers
 

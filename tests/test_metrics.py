@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy.engine import Engine
 
+from linktrack.adapters import store
 from linktrack.adapters.eventlog import MemoryEventLog, encode_event
-from linktrack.adapters.store import make_engine, metrics, migrate, repo
+from linktrack.adapters.store import make_engine, migrate
+from linktrack.core import model
 from linktrack.service.writer import Writer
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
@@ -34,11 +36,11 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @dataclass
 class Setup:
-    ws: repo.NewWorkspace
+    ws: model.NewWorkspace
     message_id: int
     links: list[int]
     deliveries: list[str]
-    people: list[repo.Person]
+    people: list[model.Person]
     log: MemoryEventLog
     writer: Writer
 
@@ -57,18 +59,18 @@ class Setup:
 
 
 def setup(engine: Engine, n: int = 5) -> Setup:
-    ws = repo.create_workspace(engine, "W")
-    m = repo.create_message(engine, ws.id, kind="newsletter", channel="email")
+    ws = store.create_workspace(engine, "W")
+    m = store.create_message(engine, ws.id, kind="newsletter", channel="email")
     links = [
-        repo.resolve_link(engine, m.id, "url:https://example.com/0", "https://example.com/0"),
-        repo.resolve_link(engine, m.id, "url:https://example.com/1", "https://example.com/1"),
-        repo.resolve_link(engine, m.id, "tag:DOCS", "https://docs.example.org/%_a", "DOCS"),
+        store.resolve_link(engine, m.id, "url:https://example.com/0", "https://example.com/0"),
+        store.resolve_link(engine, m.id, "url:https://example.com/1", "https://example.com/1"),
+        store.resolve_link(engine, m.id, "tag:DOCS", "https://docs.example.org/%_a", "DOCS"),
     ]
     people, ds = [], []
     for i in range(n):
-        p = repo.upsert_person(engine, ws.id, f"p{i}", {"email": f"p{i}@example.com"})
+        p = store.upsert_person(engine, ws.id, f"p{i}", {"email": f"p{i}@example.com"})
         people.append(p)
-        d = repo.create_delivery(
+        d = store.create_delivery(
             engine,
             workspace_id=ws.id,
             message_id=m.id,
@@ -77,7 +79,7 @@ def setup(engine: Engine, n: int = 5) -> Setup:
             recipient=p.email or "",
             created_at=SENT,
         )
-        repo.mark_delivery(engine, d, "sent" if i else "failed", at=SENT)
+        store.mark_delivery(engine, d, "sent" if i else "failed", at=SENT)
         ds.append(d)
     log = MemoryEventLog()
     return Setup(ws, m.id, links, ds, people, log, Writer(engine, log))
@@ -91,9 +93,9 @@ def test_message_metrics_and_top_links(engine: Engine) -> None:
     s.click(3, 1, utc(2024, 2, 2, 10))
     s.writer.drain()
     with engine.connect() as conn:
-        m = metrics.message_metrics(conn, [s.message_id])
-        top = metrics.top_links(conn, [s.message_id])
-        assert metrics.message_metrics(conn, [])["sent"] == 0
+        m = store.message_metrics(conn, [s.message_id])
+        top = store.top_links(conn, [s.message_id])
+        assert store.message_metrics(conn, [])["sent"] == 0
     assert m == {
         "sent": 5,
         "delivered": 4,
@@ -127,10 +129,10 @@ def test_link_series_buckets_end_at_now(engine: Engine) -> None:
     s.writer.drain()
 
     def series(
-        period: metrics.Period, steps: int, unique: bool = False
+        period: store.Period, steps: int, unique: bool = False
     ) -> dict[int, dict[str, list[int]]]:
         with engine.connect() as conn:
-            out = metrics.link_series(conn, [s.message_id], period, steps, unique, NOW)
+            out = store.link_series(conn, [s.message_id], period, steps, unique, NOW)
         return {x["link"]["id"]: x["metric"]["series"] for x in out["links"]}
 
     hours = series("hours", 3)
@@ -157,16 +159,16 @@ def test_link_series_buckets_end_at_now(engine: Engine) -> None:
     }
     assert series("days", 16, unique=True)[s.links[0]]["clicked"] == [1] + [0] * 14 + [1]
     with engine.connect() as conn:
-        out = metrics.link_series(conn, [s.message_id], "hours", 1, False, NOW)
+        out = store.link_series(conn, [s.message_id], "hours", 1, False, NOW)
     assert out["links"][0]["link"] == {"id": s.links[0], "href": "https://example.com/0"}
     with engine.connect() as conn, pytest.raises(ValueError):
-        metrics.link_series(conn, [s.message_id], "years", 1, False, NOW)  # type: ignore[arg-type]
+        store.link_series(conn, [s.message_id], "years", 1, False, NOW)  # type: ignore[arg-type]
 
 
 def test_bucket_starts_across_a_year_boundary() -> None:
-    starts = metrics.bucket_starts("months", 3, utc(2024, 1, 10))
+    starts = store.bucket_starts("months", 3, utc(2024, 1, 10))
     assert starts == [utc(2023, 11, 1), utc(2023, 12, 1), utc(2024, 1, 1)]
-    assert metrics.bucket_starts("weeks", 1, utc(2024, 1, 7, 23))[0] == utc(2024, 1, 1)
+    assert store.bucket_starts("weeks", 1, utc(2024, 1, 7, 23))[0] == utc(2024, 1, 1)
 
 
 def test_segment_of_people_who_clicked_a_matching_link(engine: Engine) -> None:
@@ -176,7 +178,7 @@ def test_segment_of_people_who_clicked_a_matching_link(engine: Engine) -> None:
     s.click(3, 1, utc(2024, 2, 1), ua="curl/8")  # only a machine clicked for person 3
     s.click(4, 2, utc(2024, 2, 1))
     s.writer.drain()
-    other = repo.create_workspace(engine, "other")
+    other = store.create_workspace(engine, "other")
     with engine.connect() as conn:
 
         def seg(
@@ -185,7 +187,7 @@ def test_segment_of_people_who_clicked_a_matching_link(engine: Engine) -> None:
             message_id: int | None = None,
             workspace_id: int = s.ws.id,
         ) -> tuple[int, list[str]]:
-            out = metrics.segment_clicked(conn, workspace_id, message_id, pattern, human_only)
+            out = store.segment_clicked(conn, workspace_id, message_id, pattern, human_only)
             return out["count"], [p["id"] for p in out["people"]]
 
         assert seg("https://example.com/*") == (2, ["p1", "p2"])
@@ -195,12 +197,12 @@ def test_segment_of_people_who_clicked_a_matching_link(engine: Engine) -> None:
         assert seg("*docs*%_a") == (1, ["p4"])  # % and _ are literal, only * is a wildcard
         assert seg("*docs*%Xa") == (0, [])
         assert seg("*", workspace_id=other.id) == (0, [])
-        page = metrics.segment_clicked(conn, s.ws.id, None, "*", False, limit=2, offset=1)
+        page = store.segment_clicked(conn, s.ws.id, None, "*", False, limit=2, offset=1)
         assert page["count"] == 4 and [p["id"] for p in page["people"]] == ["p2", "p3"]
         assert set(page["people"][0]) == {"person_id", "cio_id", "id", "email"}
-    repo.delete_person(engine, s.ws.id, "p2")  # a deleted person leaves every segment
+    store.delete_person(engine, s.ws.id, "p2")  # a deleted person leaves every segment
     with engine.connect() as conn:
-        gone = metrics.segment_clicked(conn, s.ws.id, None, "*", False)
+        gone = store.segment_clicked(conn, s.ws.id, None, "*", False)
     assert gone["count"] == 3 and [p["id"] for p in gone["people"]] == ["p1", "p3", "p4"]
 
 
@@ -210,16 +212,16 @@ def test_clicks_csv_export(engine: Engine) -> None:
     s.click(2, 1, utc(2024, 2, 2, 10), ua="curl/8")
     s.writer.drain()
     with engine.connect() as conn:
-        everything = list(metrics.clicks_csv_rows(conn, s.ws.id))
+        everything = list(store.clicks_csv_rows(conn, s.ws.id))
         feb2 = list(
-            metrics.clicks_csv_rows(conn, s.ws.id, start=utc(2024, 2, 2), end=utc(2024, 2, 3))
+            store.clicks_csv_rows(conn, s.ws.id, start=utc(2024, 2, 2), end=utc(2024, 2, 3))
         )
         humans = list(
-            metrics.clicks_csv_rows(conn, s.ws.id, message_id=s.message_id, human_only=True)
+            store.clicks_csv_rows(conn, s.ws.id, message_id=s.message_id, human_only=True)
         )
-        elsewhere = list(metrics.clicks_csv_rows(conn, s.ws.id + 1))
+        elsewhere = list(store.clicks_csv_rows(conn, s.ws.id + 1))
     header = everything[0]
-    assert header == list(metrics.CSV_HEADER) and len(everything) == 3
+    assert header == list(store.CSV_HEADER) and len(everything) == 3
     first = dict(zip(header, everything[1], strict=True))
     assert first["timestamp"] == "2024-02-01T10:00:00.000Z"
     assert (first["delivery_id"], first["link_id"], first["person_id"]) == (

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from linktrack.adapters.store import make_engine, migrate, repo
+from linktrack.adapters.store import make_engine, migrate, workspaces
 from linktrack.adapters.store.schema import short_links
 from linktrack.core import shortlinks
 from linktrack.core.settings import TrackingSettings
@@ -78,7 +78,7 @@ def test_is_code() -> None:
 
 
 def test_create_and_resolve(engine: Engine) -> None:
-    ws = repo.create_workspace(engine, "w")
+    ws = workspaces.create_workspace(engine, "w")
     store = ShortLinks(engine)
     url = store.create(ws.id, PATH, TrackingSettings(short_domain="s.acme.io"))
     assert url.startswith("https://s.acme.io/lnk.")
@@ -92,7 +92,7 @@ def test_create_and_resolve(engine: Engine) -> None:
 
 
 def test_a_collision_lengthens_the_code(engine: Engine) -> None:
-    ws = repo.create_workspace(engine, "w")
+    ws = workspaces.create_workspace(engine, "w")
     taken = "abcdefghjk"
     ShortLinks(engine, generate=lambda n: taken).create(ws.id, PATH, TrackingSettings())
     lengths: list[int] = []
@@ -101,7 +101,7 @@ def test_a_collision_lengthens_the_code(engine: Engine) -> None:
         lengths.append(length)
         return taken if length == 10 else shortlinks.new_code(length)
 
-    other = repo.create_workspace(engine, "other")  # codes are unique across workspaces
+    other = workspaces.create_workspace(engine, "other")  # codes are unique across workspaces
     url = ShortLinks(engine, generate=generate).create(other.id, PATH + "x", TrackingSettings())
     code = url.rsplit("/lnk.", 1)[1]
     assert lengths == [10, 11] and len(code) == 11
@@ -112,7 +112,7 @@ def test_a_collision_lengthens_the_code(engine: Engine) -> None:
 
 
 def test_expiry_after_90_days_with_an_injected_clock(engine: Engine) -> None:
-    ws = repo.create_workspace(engine, "w")
+    ws = workspaces.create_workspace(engine, "w")
     now = [1_700_000_000.0]
     store = ShortLinks(engine, clock=lambda: now[0])
     code = store.create(ws.id, PATH, TrackingSettings()).rsplit("/lnk.", 1)[1]
@@ -130,7 +130,7 @@ def test_expiry_after_90_days_with_an_injected_clock(engine: Engine) -> None:
 
 
 def test_a_short_link_created_in_a_failed_send_is_rolled_back(engine: Engine) -> None:
-    ws = repo.create_workspace(engine, "w")
+    ws = workspaces.create_workspace(engine, "w")
     store = ShortLinks(engine)
     with pytest.raises(RuntimeError), engine.begin() as conn:
         url = store.create(ws.id, PATH, TrackingSettings(), conn)

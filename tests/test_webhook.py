@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from linktrack.adapters.store import make_engine, migrate, repo
+from linktrack.adapters import store
+from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.transport import TransportError
 from linktrack.adapters.webhook import WebhookTransport, signature
 from linktrack.bootstrap import Config, transports
+from linktrack.core import model
 from linktrack.service.delivery import DeliveryWorker, webhook_transport
 from sink import WebhookSink
 
@@ -68,9 +70,9 @@ def _queued(tmp_path: Path, channel: str = "sms") -> tuple[object, str, int]:
     url = f"sqlite:///{tmp_path}/w.db"
     migrate(url)
     engine = make_engine(url)
-    ws = repo.create_workspace(engine, "w")
-    message = repo.create_message(engine, ws.id, kind="transactional", channel=channel)
-    delivery = repo.create_delivery(
+    ws = store.create_workspace(engine, "w")
+    message = store.create_message(engine, ws.id, kind="transactional", channel=channel)
+    delivery = store.create_delivery(
         engine,
         workspace_id=ws.id,
         message_id=message.id,
@@ -85,11 +87,11 @@ def _queued(tmp_path: Path, channel: str = "sms") -> tuple[object, str, int]:
 
 def _run_until_settled(
     worker: DeliveryWorker, engine: object, ws_id: int, delivery: str
-) -> repo.Delivery:
+) -> model.Delivery:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         worker.run_once()
-        found = repo.get_delivery(engine, ws_id, delivery)  # type: ignore[arg-type]
+        found = store.get_delivery(engine, ws_id, delivery)  # type: ignore[arg-type]
         assert found is not None
         if found.status != "queued":
             return found
@@ -104,7 +106,7 @@ def test_500_twice_then_200_is_sent_after_backoff(tmp_path: Path) -> None:
         worker = DeliveryWorker(engine, {"sms": hook}, backoff=0.2)  # type: ignore[arg-type]
         started = time.monotonic()
         worker.run_once()
-        retrying = repo.get_delivery(engine, ws_id, delivery)  # type: ignore[arg-type]
+        retrying = store.get_delivery(engine, ws_id, delivery)  # type: ignore[arg-type]
         assert retrying is not None and retrying.status == "queued"
         assert retrying.error is not None and "HTTP 500" in retrying.error
         found = _run_until_settled(worker, engine, ws_id, delivery)

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
+from linktrack.adapters import store
 from linktrack.adapters.eventlog import MemoryEventLog, RedisStreamEventLog, encode_event
-from linktrack.adapters.store import make_engine, migrate, repo
+from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.store.schema import (
     clicks,
     deliveries,
@@ -28,7 +29,9 @@ from linktrack.adapters.store.schema import (
     message_stats,
     opens,
 )
-from linktrack.service.writer import Writer, bucket_of
+from linktrack.core import model
+from linktrack.core.rollups import bucket_of
+from linktrack.service.writer import Writer
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 T0 = 1_700_000_000.0  # deliveries are created at T0; clicks come an hour later
@@ -45,7 +48,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 @dataclass
 class World:
     engine: Engine
-    ws: repo.NewWorkspace
+    ws: model.NewWorkspace
     message_id: int
     links: list[int]
     deliveries: list[str]
@@ -89,17 +92,17 @@ class World:
 
 
 def make_world(engine: Engine, n_deliveries: int = 4, n_links: int = 3) -> World:
-    ws = repo.create_workspace(engine, f"w-{uuid.uuid4().hex[:6]}")
-    m = repo.create_message(engine, ws.id, kind="campaign", channel="email", name="M")
+    ws = store.create_workspace(engine, f"w-{uuid.uuid4().hex[:6]}")
+    m = store.create_message(engine, ws.id, kind="campaign", channel="email", name="M")
     links = [
-        repo.resolve_link(engine, m.id, f"url:https://example.com/{i}", f"https://example.com/{i}")
+        store.resolve_link(engine, m.id, f"url:https://example.com/{i}", f"https://example.com/{i}")
         for i in range(n_links)
     ]
     people, ds = [], []
     for i in range(n_deliveries):
-        p = repo.upsert_person(engine, ws.id, f"p{i}-{uuid.uuid4().hex[:6]}")
+        p = store.upsert_person(engine, ws.id, f"p{i}-{uuid.uuid4().hex[:6]}")
         people.append(p.id)
-        d = repo.create_delivery(
+        d = store.create_delivery(
             engine,
             workspace_id=ws.id,
             message_id=m.id,
@@ -108,7 +111,7 @@ def make_world(engine: Engine, n_deliveries: int = 4, n_links: int = 3) -> World
             recipient=f"p{i}@example.com",
             created_at=T0,
         )
-        repo.mark_delivery(engine, d, "sent", at=T0)
+        store.mark_delivery(engine, d, "sent", at=T0)
         ds.append(d)
     return World(engine, ws, m.id, links, ds, people)
 
@@ -136,14 +139,14 @@ def test_a_click_is_stored_once_with_its_synthetic_open(engine: Engine) -> None:
     assert c.message_id == w.message_id and c.workspace_id == w.ws.id and c.source == "link"
     [o] = rows(engine, opens)
     assert (o.event_id, o.synthetic, o.ts) == ("c1:open", True, T0 + 3600)
-    d = repo.get_delivery(engine, w.ws.id, w.deliveries[0])
+    d = store.get_delivery(engine, w.ws.id, w.deliveries[0])
     assert d is not None and d.opened_at == d.clicked_at == d.human_clicked_at == T0 + 3600
     assert {link.id: link.first_clicked_at for link in d.links}[w.links[1]] == T0 + 3600
     [s] = rows(engine, link_stats)
     assert (s.clicks_total, s.clicks_human, s.uniques_total, s.uniques_human) == (1, 1, 1, 1)
     [ms] = rows(engine, message_stats, message_stats.c.message_id == w.message_id)
     assert (ms.opened, ms.clicked, ms.human_clicked) == (1, 1, 1)
-    activity = repo.person_activities(engine, w.ws.id, w.people[0])
+    activity = store.person_activities(engine, w.ws.id, w.people[0])
     assert [a.type for a in activity] == ["clicked", "opened", "sent"]
     assert activity[0].link_id == w.links[1] and activity[1].synthetic
 
@@ -199,7 +202,7 @@ def test_a_real_open_means_no_synthetic_one(engine: Engine) -> None:
     log.extend([w.click(0, 1, T0 + 4000)])  # a later batch: the delivery is open already
     writer.run_once()
     assert [(o.event_id, o.synthetic) for o in rows(engine, opens)] == [("o1", False)]
-    d = repo.get_delivery(engine, w.ws.id, w.deliveries[0])
+    d = store.get_delivery(engine, w.ws.id, w.deliveries[0])
     assert d is not None and d.opened_at == T0 + 3000 and d.clicked_at == T0 + 3600
 
 
@@ -218,7 +221,7 @@ def test_unknown_deliveries_and_bad_events_do_not_block_the_log(engine: Engine) 
 
 def test_a_key_of_another_workspace_cannot_write_onto_a_delivery(engine: Engine) -> None:
     w = make_world(engine)
-    intruder = repo.create_workspace(engine, "intruder")
+    intruder = store.create_workspace(engine, "intruder")
     log = MemoryEventLog()
     writer = Writer(engine, log)
     log.extend([w.click(0, 0, T0 + 3600, kid=intruder.kid)])
@@ -255,10 +258,10 @@ def test_machine_verdicts_from_each_signal(engine: Engine) -> None:
         "b3": (True, ["burst"]),
         "person": (False, []),
     }
-    d4 = repo.get_delivery(engine, w.ws.id, w.deliveries[4])
+    d4 = store.get_delivery(engine, w.ws.id, w.deliveries[4])
     assert d4 is not None and d4.clicked_at == T0 + 3600 and d4.human_clicked_at == T0 + 7200
     with engine.connect() as conn:
-        from linktrack.adapters.store.metrics import message_metrics
+        from linktrack.adapters.store.reports import message_metrics
 
         assert message_metrics(conn, [w.message_id])["human_clicked"] == 1
         assert message_metrics(conn, [w.message_id])["clicked"] == 5
@@ -302,7 +305,7 @@ def test_sdk_clicks_are_human_and_clicks_without_a_link_count_for_the_delivery(
     [c] = rows(engine, clicks)
     assert (c.machine, c.source, c.link_id) == (False, "sdk", None)
     assert rows(engine, link_stats) == []
-    d = repo.get_delivery(engine, w.ws.id, w.deliveries[0])
+    d = store.get_delivery(engine, w.ws.id, w.deliveries[0])
     assert d is not None and d.human_clicked_at == T0 + 1
 
 
@@ -572,7 +575,7 @@ def test_a_checkpoint_moved_during_a_batch_drops_that_read(engine: Engine) -> No
 def test_the_click_ip_comes_from_the_proxy_header_or_the_socket_peer(
     fields: dict[str, str], ip: str | None
 ) -> None:
-    from linktrack.service.writer import _decode
+    from linktrack.core.events import decode as _decode
 
     event = _decode(
         orjson.dumps({"id": "e1", "type": "click", "d": "d1", "ts": 1.0, "h": "https://x", **fields})

@@ -6,15 +6,31 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import Engine
-
-from linktrack.adapters.store import repo
-from linktrack.adapters.store.engine import make_engine, migrate
+from linktrack.adapters import eventlog, store
+from linktrack.adapters.eventlog import EventLog
+from linktrack.adapters.smtp import SmtpTransport
+from linktrack.adapters.webhook import WebhookTransport
+from linktrack.core.model import NewWorkspace
+from linktrack.service.bulk_sends import BulkSends
+from linktrack.service.campaigns import Campaigns
+from linktrack.service.containers import Containers
+from linktrack.service.delivery import (
+    DeliveryWorker,
+    Transport,
+    email_transport,
+    webhook_transport,
+)
+from linktrack.service.keys import KeyStore
+from linktrack.service.sdk_events import SdkEvents
+from linktrack.service.sending import Sender
+from linktrack.service.shortlinks import ShortLinks
+from linktrack.service.writer import Writer
 
 log = logging.getLogger("linktrack")
 
@@ -88,10 +104,8 @@ class Config:
         return {"tracking_domain": parts.netloc, "tracking_https": parts.scheme == "https"}
 
 
-def make_event_log(config: Config, *, appender: bool = True) -> Any:
+def make_event_log(config: Config, *, appender: bool = True) -> EventLog:
     """The click log; a consumer beside the HTTP process opens the file log read-only."""
-    from linktrack.adapters import eventlog
-
     if config.event_log == "redis":
         return eventlog.RedisStreamEventLog(config.redis_url, config.redis_stream)
     if config.event_log == "file":
@@ -104,11 +118,15 @@ class Services:
     """Everything a process needs, built once by `build`."""
 
     config: Config
-    engine: Engine
-    keys: Any
-    sender: Any
-    event_log: Any
-    shortlinks: Any = None
+    engine: store.Engine
+    keys: KeyStore
+    sender: Sender
+    event_log: EventLog
+    shortlinks: ShortLinks
+    containers: Containers
+    campaigns: Campaigns
+    bulk_sends: BulkSends
+    sdk_events: SdkEvents
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -126,11 +144,8 @@ class Services:
         keys_thread.start()
         self._threads.append(keys_thread)
 
-    def background(self) -> list[tuple[str, Any]]:
+    def background(self) -> list[tuple[str, Callable[[], None]]]:
         """(name, callable(stop)) pairs: what `linktrack consume` runs standalone."""
-        from linktrack.service.delivery import DeliveryWorker
-        from linktrack.service.writer import Writer
-
         writer = Writer(self.engine, self.event_log)
         worker = DeliveryWorker(
             self.engine, transports(self.config), backoff=self.config.delivery_backoff
@@ -159,13 +174,9 @@ class Services:
 WEBHOOK_CHANNELS = ("sms", "whatsapp", "push")
 
 
-def transports(config: Config) -> dict[str, Any]:
+def transports(config: Config) -> dict[str, Transport]:
     """channel → transport. In-app has none: the app's SDK fetches it (outbox)."""
-    from linktrack.adapters.smtp import SmtpTransport
-    from linktrack.adapters.webhook import WebhookTransport
-    from linktrack.service.delivery import email_transport, webhook_transport
-
-    out: dict[str, Any] = {}
+    out: dict[str, Transport] = {}
     if config.smtp_url:
         out["email"] = email_transport(SmtpTransport(config.smtp_url))
     if config.webhook_url:
@@ -180,32 +191,43 @@ def build(config: Config, *, appender: bool = True) -> Services:
     `appender=False` for a consumer process: it reads the click log the HTTP
     process appends to.
     """
-    from linktrack.service.keys import KeyStore
-    from linktrack.service.sending import Sender
-    from linktrack.service.shortlinks import ShortLinks
-
-    engine = make_engine(config.db_url)
-    migrate(engine)
-    keys = KeyStore(engine)
-    shortlinks = ShortLinks(engine)
-    sender = Sender(
-        engine, keys, has_transport={c: True for c in transports(config)}, shortlinks=shortlinks
-    )
+    engine = store.make_engine(config.db_url)
+    store.migrate(engine)
+    keys, shortlinks, sender = senders(config, engine)
+    containers = Containers(engine)
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    event_log = make_event_log(config, appender=appender)
     return Services(
         config,
         engine,
         keys,
         sender,
-        make_event_log(config, appender=appender),
+        event_log,
         shortlinks=shortlinks,
+        containers=containers,
+        campaigns=Campaigns(containers, sender),
+        bulk_sends=BulkSends(containers, sender),
+        sdk_events=SdkEvents(engine, event_log),
     )
 
 
-def create_workspace(config: Config, name: str) -> repo.NewWorkspace:
-    engine = make_engine(config.db_url)
+def senders(config: Config, engine: store.Engine) -> tuple[KeyStore, ShortLinks, Sender]:
+    """The signing keys, short links and Sender of a process that composes messages.
+
+    Deliveries are queued for the delivery worker when a transport is configured
+    for their channel, else they go to the outbox.
+    """
+    keys = KeyStore(engine)
+    shortlinks = ShortLinks(engine)
+    has_transport = {channel: True for channel in transports(config)}
+    sender = Sender(engine, keys, has_transport=has_transport, shortlinks=shortlinks)
+    return keys, shortlinks, sender
+
+
+def create_workspace(config: Config, name: str) -> NewWorkspace:
+    engine = store.make_engine(config.db_url)
     try:
-        migrate(engine)
-        return repo.create_workspace(engine, name, config.default_workspace_settings())
+        store.migrate(engine)
+        return store.create_workspace(engine, name, config.default_workspace_settings())
     finally:
         engine.dispose()

@@ -22,13 +22,14 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from linktrack.adapters.store import metrics, repo
+from linktrack.adapters import store
+from linktrack.core import model
+from linktrack.core.errors import InputError, StoreError
 from linktrack.core.settings import SettingsError, TrackingSettings
 from linktrack.core.templating import TemplateError, compile_liquid
 from linktrack.entrypoints import api_channels, api_kinds
 from linktrack.entrypoints.openapi import OPENAPI
-from linktrack.service.errors import InputError
-from linktrack.service.kinds import content_view, parse_content
+from linktrack.service.containers import content_view, parse_content
 from linktrack.service.sending import parse_send
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -99,15 +100,15 @@ class Api:
 
     # -- auth ------------------------------------------------------------------------
 
-    def app_workspace(self, request: Request) -> repo.Workspace:
-        ws = repo.workspace_by_api_key(self.engine, "app", _bearer(request))
+    def app_workspace(self, request: Request) -> model.Workspace:
+        ws = store.workspace_by_api_key(self.engine, "app", _bearer(request))
         if ws is None:
             raise ApiError(401, "App API key not recognised")
         return ws
 
-    def track_workspace(self, request: Request) -> repo.Workspace:
+    def track_workspace(self, request: Request) -> model.Workspace:
         site_id, key = _basic(request)
-        ws = repo.workspace_by_api_key(self.engine, "track", key)
+        ws = store.workspace_by_api_key(self.engine, "track", key)
         if ws is None or ws.site_id != site_id:
             raise ApiError(401, "Track API credentials not recognised")
         return ws
@@ -118,7 +119,7 @@ class Api:
         ws = self.track_workspace(request)
         if not isinstance(data, dict):
             raise ApiError(400, "request body must be a JSON object of attributes")
-        person = repo.upsert_person(self.engine, ws.id, request.path_params["identifier"], data)
+        person = store.upsert_person(self.engine, ws.id, request.path_params["identifier"], data)
         return JSON(_person(person))
 
     # -- messages ----------------------------------------------------------------------
@@ -126,12 +127,12 @@ class Api:
     def create_transactional(self, request: Request, data: Any) -> JSON:
         ws = self.app_workspace(request)
         fields = _message_fields(data, creating=True)
-        message = repo.create_message(self.engine, ws.id, kind="transactional", **fields)
+        message = store.create_message(self.engine, ws.id, kind="transactional", **fields)
         return JSON({"transactional_message": _message(message)}, status_code=201)
 
     def list_transactional(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
-        found = repo.list_messages(self.engine, ws.id, kind="transactional")
+        found = store.list_messages(self.engine, ws.id, kind="transactional")
         return JSON({"messages": [_message(m) for m in found]})
 
     def get_transactional(self, request: Request) -> JSON:
@@ -142,12 +143,12 @@ class Api:
         ws = self.app_workspace(request)
         message = self._transactional(ws, request)
         fields = _message_fields(data, creating=False)
-        updated = repo.update_message(self.engine, ws.id, message.id, **fields)
+        updated = store.update_message(self.engine, ws.id, message.id, **fields)
         return JSON({"transactional_message": _message(updated)})
 
-    def _transactional(self, ws: repo.Workspace, request: Request) -> repo.Message:
+    def _transactional(self, ws: model.Workspace, request: Request) -> model.Message:
         message_id = _int(request.path_params["id"], "message id")
-        message = repo.get_message(self.engine, ws.id, message_id)
+        message = store.get_message(self.engine, ws.id, message_id)
         if message is None or message.kind != "transactional":
             raise ApiError(404, f"no transactional message {message_id}")
         return message
@@ -157,9 +158,9 @@ class Api:
     def send(self, request: Request, data: Any) -> JSON:
         ws = self.app_workspace(request)
         channel = request.path_params["channel"]
-        if channel not in repo.CHANNELS:
+        if channel not in model.CHANNELS:
             raise ApiError(
-                404, f"no such endpoint: channels are {', '.join(sorted(repo.CHANNELS))}"
+                404, f"no such endpoint: channels are {', '.join(sorted(model.CHANNELS))}"
             )
         result = self.s.sender.send(ws, parse_send(data, channel))
         return JSON(
@@ -172,7 +173,7 @@ class Api:
 
     def get_delivery(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
-        delivery = repo.get_delivery(self.engine, ws.id, request.path_params["delivery_id"])
+        delivery = store.get_delivery(self.engine, ws.id, request.path_params["delivery_id"])
         if delivery is None:
             raise ApiError(404, "no such delivery in this workspace")
         return JSON({"delivery": _delivery(delivery)})
@@ -180,7 +181,7 @@ class Api:
     def outbox(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
         limit = min(_int(request.query_params.get("limit", "50"), "limit"), 500)
-        found = repo.list_deliveries(self.engine, ws.id, status="outbox", limit=limit)
+        found = store.list_deliveries(self.engine, ws.id, status="outbox", limit=limit)
         return JSON({"deliveries": [_delivery(d) for d in found]})
 
     # -- settings and keys ---------------------------------------------------------------
@@ -199,7 +200,7 @@ class Api:
                 compile_liquid(value, f"URL parameter {name}")
         except (SettingsError, TemplateError) as exc:
             raise ApiError(400, str(exc)) from None
-        repo.put_settings(self.engine, ws.id, settings.to_dict())
+        store.put_settings(self.engine, ws.id, settings.to_dict())
         return JSON(self._settings_view(settings))
 
     @staticmethod
@@ -208,7 +209,7 @@ class Api:
 
     def list_keys(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
-        keys = repo.workspace_signing_keys(self.engine, ws.id)
+        keys = store.workspace_signing_keys(self.engine, ws.id)
         return JSON(
             {
                 "signing_keys": [
@@ -220,13 +221,13 @@ class Api:
 
     def rotate_key(self, request: Request, data: Any) -> JSON:
         ws = self.app_workspace(request)
-        kid = repo.rotate_signing_key(self.engine, ws.id)
+        kid = store.rotate_signing_key(self.engine, ws.id)
         self.s.keys.reload()
         return JSON({"kid": kid}, status_code=201)
 
     def retire_key(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
-        repo.retire_signing_key(self.engine, ws.id, request.path_params["kid"])
+        store.retire_signing_key(self.engine, ws.id, request.path_params["kid"])
         self.s.keys.reload()
         return JSON({"retired": request.path_params["kid"]})
 
@@ -249,7 +250,7 @@ class Api:
 
     def metrics_of(self, message_ids: list[int]) -> JSON:
         with self.engine.connect() as conn:
-            return JSON({"metric": metrics.message_metrics(conn, message_ids)})
+            return JSON({"metric": store.message_metrics(conn, message_ids)})
 
     def link_metrics_of(self, request: Request, message_ids: list[int]) -> JSON:
         q = request.query_params
@@ -264,7 +265,7 @@ class Api:
             raise ApiError(400, "unique must be true or false")
         with self.engine.connect() as conn:
             return JSON(
-                metrics.link_series(
+                store.link_series(
                     conn,
                     message_ids,
                     period,  # type: ignore[arg-type]  # checked against _PERIODS above
@@ -276,19 +277,19 @@ class Api:
 
     def top_links_of(self, message_ids: list[int]) -> JSON:
         with self.engine.connect() as conn:
-            return JSON({"links": metrics.top_links(conn, message_ids)})
+            return JSON({"links": store.top_links(conn, message_ids)})
 
     def activities(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
-        person = repo.get_person(self.engine, ws.id, request.path_params["identifier"])
+        person = store.get_person(self.engine, ws.id, request.path_params["identifier"])
         if person is None:
             raise ApiError(404, "no such person in this workspace")
-        found = repo.person_activities(self.engine, ws.id, person.id)
+        found = store.person_activities(self.engine, ws.id, person.id)
         return JSON({"activities": [_activity(a) for a in found]})
 
     def get_customer(self, request: Request) -> JSON:
         ws = self.app_workspace(request)
-        person = repo.get_person(self.engine, ws.id, request.path_params["identifier"])
+        person = store.get_person(self.engine, ws.id, request.path_params["identifier"])
         if person is None:
             raise ApiError(404, "no such person in this workspace")
         return JSON({"customer": _person(person)})
@@ -302,7 +303,7 @@ class Api:
             end = float(q["end"]) if "end" in q else None
         except ValueError:
             raise ApiError(400, "start and end must be epoch seconds") from None
-        if message_id is not None and repo.get_message(self.engine, ws.id, message_id) is None:
+        if message_id is not None and store.get_message(self.engine, ws.id, message_id) is None:
             raise ApiError(404, f"no message {message_id}")
 
         def rows() -> Iterator[bytes]:
@@ -310,7 +311,7 @@ class Api:
             writer = csv.writer(buffer)
             with self.engine.connect() as conn:
                 for i, row in enumerate(
-                    metrics.clicks_csv_rows(
+                    store.clicks_csv_rows(
                         conn, ws.id, message_id=message_id, start=start, end=end
                     )
                 ):
@@ -331,12 +332,12 @@ class Api:
         return JSON(OPENAPI)
 
 
-# One validation and one view of message content for every kind (service/kinds.py).
+# One validation and one view of message content for every kind (service/containers.py).
 _message_fields = parse_content
 _message = content_view
 
 
-def _person(p: repo.Person) -> dict[str, Any]:
+def _person(p: model.Person) -> dict[str, Any]:
     return {
         "id": p.external_id,
         "email": p.email,
@@ -347,7 +348,7 @@ def _person(p: repo.Person) -> dict[str, Any]:
     }
 
 
-def _delivery(d: repo.Delivery) -> dict[str, Any]:
+def _delivery(d: model.Delivery) -> dict[str, Any]:
     return {
         "id": d.id,
         "delivery_id": d.id,
@@ -377,7 +378,7 @@ def _delivery(d: repo.Delivery) -> dict[str, Any]:
     }
 
 
-def _activity(a: repo.Activity) -> dict[str, Any]:
+def _activity(a: model.Activity) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "type": a.type,
         "timestamp": a.ts,
@@ -417,14 +418,8 @@ def _wrap(method: Callable[..., Any], *, body: bool) -> Handler:
             return await run_in_threadpool(method, request)
         except ApiError as exc:
             return error(exc.status, str(exc))
-        except InputError as exc:
+        except (InputError, StoreError) as exc:
             return error(exc.status, str(exc))
-        except repo.NotFoundError as exc:
-            return error(404, str(exc))
-        except repo.ConflictError as exc:
-            return error(409, str(exc))
-        except (repo.InvalidValueError, repo.StoreError) as exc:
-            return error(400, str(exc))
 
     return endpoint
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from linktrack.adapters.eventlog import EventLogError
-from linktrack.service.sdk_events import SdkEvent, SdkEvents, parse_metric, parse_push_event
+from linktrack.service.sdk_events import SdkEvent, parse_metric, parse_push_event
 
 if TYPE_CHECKING:
     from linktrack.entrypoints.api import JSON, Api
@@ -23,7 +23,7 @@ def routes(api: Api) -> list[Route]:
     """The routes this module adds to the app."""
     from linktrack.entrypoints.api import JSON, ApiError, with_body
 
-    events = SdkEvents(api.engine, api.s.event_log)
+    events = api.s.sdk_events
 
     def report(parse: Callable[[Any], SdkEvent]) -> Callable[[Request, Any], JSON]:
         def handler(request: Request, data: Any) -> JSON:

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.requests import Request
 from starlette.routing import Route
 
-from linktrack.adapters.store import kinds as store
-from linktrack.adapters.store import repo
-from linktrack.service.kinds import (
-    Event,
-    Kinds,
+from linktrack.adapters import store
+from linktrack.core.audience import parse_audience
+from linktrack.core.errors import InvalidValueError
+from linktrack.core.model import Container, Workspace, parse_identifier
+from linktrack.service.campaigns import Event, parse_trigger
+from linktrack.service.containers import (
+    Containers,
     content_view,
     job_view,
-    parse_audience,
     parse_container,
     parse_content,
-    parse_trigger,
 )
 
 if TYPE_CHECKING:
@@ -42,7 +42,8 @@ def routes(api: Api) -> list[Route]:
     """The routes this module adds to the app."""
     from linktrack.entrypoints.api import JSON, ApiError, get, with_body
 
-    kinds = Kinds(api.engine, api.s.sender)
+    kinds: Containers = api.s.containers
+    campaigns = api.s.campaigns
 
     def number(request: Request, name: str) -> int:
         value = request.path_params[name]
@@ -50,7 +51,7 @@ def routes(api: Api) -> list[Route]:
             raise ApiError(404, f"{name.replace('_', ' ')} must be a positive integer")
         return int(value)
 
-    def container(request: Request, kind: str) -> tuple[repo.Workspace, store.Container]:
+    def container(request: Request, kind: str) -> tuple[Workspace, Container]:
         ws = api.app_workspace(request)
         return ws, kinds.get(ws, kind, number(request, "id"))
 
@@ -58,7 +59,7 @@ def routes(api: Api) -> list[Route]:
         """The message ids a report covers: the container's actions, or one of them."""
         _, found = container(request, kind)
         if "part_id" in request.path_params:
-            return [kinds.part(found, number(request, "part_id")).id]
+            return [kinds.action(found, number(request, "part_id")).id]
         return kinds.message_ids(found)
 
     def json_body(data: Any) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def routes(api: Api) -> list[Route]:
 
         def listing(request: Request, kind: str = kind, plural: str = plural) -> JSON:
             ws = api.app_workspace(request)
-            found = store.list_containers(api.engine, ws.id, kind)
+            found = kinds.of_kind(ws, kind)
             return JSON({plural: [kinds.view(c) for c in found]})
 
         def show(request: Request, kind: str = kind) -> JSON:
@@ -87,21 +88,21 @@ def routes(api: Api) -> list[Route]:
 
         def show_parts(request: Request, kind: str = kind, parts: str = parts) -> JSON:
             _, found = container(request, kind)
-            return JSON({parts: [content_view(m) for m in kinds.parts(found)]})
+            return JSON({parts: [content_view(m) for m in kinds.actions(found)]})
 
         def show_part(request: Request, kind: str = kind, singular: str = singular) -> JSON:
             _, found = container(request, kind)
-            return JSON({singular: content_view(kinds.part(found, number(request, "part_id")))})
+            return JSON({singular: content_view(kinds.action(found, number(request, "part_id")))})
 
         def update_part(
             request: Request, data: Any, kind: str = kind, singular: str = singular
         ) -> JSON:
             ws, found = container(request, kind)
-            message = kinds.part(found, number(request, "part_id"))
+            message = kinds.action(found, number(request, "part_id"))
             fields = parse_content(data, creating=False)
             if "channel" in fields and fields["channel"] != message.channel:
                 raise ApiError(400, f"the channel of a {singular} cannot change")
-            updated = repo.update_message(api.engine, ws.id, message.id, **fields)
+            updated = store.update_message(api.engine, ws.id, message.id, **fields)
             return JSON({singular: content_view(updated)})
 
         def metric(request: Request, kind: str = kind) -> JSON:
@@ -128,12 +129,12 @@ def routes(api: Api) -> list[Route]:
                 get(f"{prefix}/links", top),
             ]
         if jobs is not None:
-            out += _job_routes(api, kinds, kind, base, jobs, number, container, json_body)
+            out += _job_routes(api, kind, base, jobs, number, container, json_body)
 
     def trigger(request: Request, data: Any) -> JSON:
         ws, campaign = container(request, "campaign")
         ident, event = parse_trigger(data)
-        done = kinds.trigger_campaign(ws, campaign, ident, event)
+        done = campaigns.trigger(ws, campaign, ident, event)
         return JSON({"deliveries": done.deliveries, "skipped": done.skipped})
 
     def track_event(request: Request, data: Any) -> JSON:
@@ -147,12 +148,12 @@ def routes(api: Api) -> list[Route]:
         if not isinstance(event_data, dict):
             raise ApiError(400, "data must be a JSON object")
         try:
-            ident = repo.parse_identifier(request.path_params["identifier"])
-        except repo.InvalidValueError as exc:
+            ident = parse_identifier(request.path_params["identifier"])
+        except InvalidValueError as exc:
             raise ApiError(400, str(exc)) from None
         triggered = []
-        for campaign in kinds.campaigns_for_event(ws, name):
-            done = kinds.trigger_campaign(ws, campaign, ident, Event(name, event_data))
+        for campaign in campaigns.for_event(ws, name):
+            done = campaigns.trigger(ws, campaign, ident, Event(name, event_data))
             triggered.append({"campaign_id": campaign.id, "deliveries": done.deliveries})
         return JSON({"campaigns": triggered})
 
@@ -165,12 +166,11 @@ def routes(api: Api) -> list[Route]:
 
 def _job_routes(
     api: Api,
-    kinds: Kinds,
     kind: str,
     base: str,
     jobs: str,
     number: Callable[[Request, str], int],
-    container: Callable[[Request, str], tuple[repo.Workspace, store.Container]],
+    container: Callable[[Request, str], tuple[Workspace, Container]],
     json_body: Callable[[Any], dict[str, Any]],
 ) -> list[Route]:
     """Start a broadcast trigger / newsletter send, list them, read one's progress."""
@@ -187,7 +187,7 @@ def _job_routes(
         trigger_data = body.get("data", {})
         if not isinstance(trigger_data, dict):
             raise ApiError(400, "data must be a JSON object (trigger.* in Liquid)")
-        job = kinds.start(ws, found, audience, trigger_data)
+        job = api.s.bulk_sends.start(ws, found, audience, trigger_data)
         return JSON(job_view(job, kind), status_code=202)
 
     def listing(request: Request) -> JSON:

@@ -194,7 +194,7 @@ def cmd_workspace_create(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the whole system with one command: API, tracking endpoints, writer, delivery."""
-    from linktrack.adapters.store.engine import make_engine, migrate
+    from linktrack.adapters.store import make_engine, migrate
 
     if not args.public_url:
         args.public_url = f"http://{args.host}:{args.port}"
@@ -317,16 +317,15 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
 def _demo_key(config: Any) -> str:
     """The demo workspace's App API key: created once, remembered in the data dir."""
-    from linktrack.adapters.store import repo
-    from linktrack.adapters.store.engine import make_engine
+    from linktrack.adapters import store
     from linktrack.bootstrap import create_workspace
 
     remembered = Path(config.data_dir) / "demo-workspace.json"
     if remembered.exists():
         key = str(json.loads(remembered.read_text(encoding="utf-8"))["app_api_key"])
-        engine = make_engine(config.db_url)
+        engine = store.make_engine(config.db_url)
         try:
-            if repo.workspace_by_api_key(engine, "app", key) is not None:
+            if store.workspace_by_api_key(engine, "app", key) is not None:
                 return key
         finally:
             engine.dispose()

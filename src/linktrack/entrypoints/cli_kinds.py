@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from linktrack.adapters.store import kinds as store
+from linktrack.core.model import SendJob
 
 _BAR = 30
 
@@ -28,7 +28,7 @@ class Bar:
         self.out = out
         self.started = time.monotonic()
 
-    def __call__(self, job: store.Job) -> None:
+    def __call__(self, job: SendJob) -> None:
         done = job.sent + job.failed + job.skipped
         share = done / job.total if job.total else 1.0
         filled = round(_BAR * share)
@@ -67,7 +67,7 @@ def _audience_body(args: argparse.Namespace) -> dict[str, Any]:
         raise _error(f"--recipients is not valid JSON: {exc}") from None
 
 
-def _progress(args: argparse.Namespace) -> Callable[[store.Job], None] | None:
+def _progress(args: argparse.Namespace) -> Callable[[SendJob], None] | None:
     show = sys.stderr.isatty() if args.progress is None else args.progress
     return Bar(sys.stderr) if show else None
 
@@ -77,28 +77,24 @@ def _sender(args: argparse.Namespace) -> tuple[Any, Any]:
     the event log and workers: deliveries are queued for the server's delivery worker
     when a transport is configured (--smtp), else they go to the outbox.
     """
-    from linktrack.adapters.store.engine import make_engine, migrate
-    from linktrack.bootstrap import transports
+    from linktrack.adapters import store
+    from linktrack.bootstrap import senders
     from linktrack.entrypoints.cli import _config
-    from linktrack.service.keys import KeyStore
-    from linktrack.service.sending import Sender
-    from linktrack.service.shortlinks import ShortLinks
 
     config = _config(args)
-    engine = make_engine(config.db_url)
-    migrate(engine)
-    has_transport = {channel: True for channel in transports(config)}
-    sender = Sender(
-        engine, KeyStore(engine), has_transport=has_transport, shortlinks=ShortLinks(engine)
-    )
+    engine = store.make_engine(config.db_url)
+    store.migrate(engine)
+    _, _, sender = senders(config, engine)
     return engine, sender
 
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Send newsletter ID to a list of people (or a filter) in this process."""
-    from linktrack.adapters.store import repo
-    from linktrack.service.errors import InputError
-    from linktrack.service.kinds import Kinds, job_view, parse_audience
+    from linktrack.adapters import store
+    from linktrack.core.audience import parse_audience
+    from linktrack.core.errors import InputError
+    from linktrack.service.bulk_sends import BulkSends
+    from linktrack.service.containers import Containers, job_view
 
     data: dict[str, Any] = {}
     if args.data:
@@ -117,11 +113,11 @@ def cmd_send(args: argparse.Namespace) -> int:
         container = store.find_container(engine, args.id)
         if container is None or container.kind != "newsletter":
             raise _error(f"no newsletter {args.id}")
-        workspace = repo.get_workspace(engine, container.workspace_id)
+        workspace = store.get_workspace(engine, container.workspace_id)
         assert workspace is not None  # a container's workspace (cascade delete)
-        kinds = Kinds(engine, sender)
+        bulk = BulkSends(Containers(engine), sender)
         job = store.create_job(engine, container, audience.summary, len(audience.listed))
-        done = kinds.run(job, workspace, container, audience, data, _progress(args))
+        done = bulk.run(job, workspace, container, audience, data, _progress(args))
     finally:
         engine.dispose()
     print(json.dumps(job_view(done, "newsletter")))
@@ -130,10 +126,10 @@ def cmd_send(args: argparse.Namespace) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Follow a send that another process runs, until it is no longer running."""
-    from linktrack.adapters.store.engine import make_engine
-    from linktrack.service.kinds import job_view
+    from linktrack.adapters import store
+    from linktrack.service.containers import job_view
 
-    engine = make_engine(args.db or "sqlite:///linktrack.db")
+    engine = store.make_engine(args.db or "sqlite:///linktrack.db")
     progress = _progress(args)
     try:
         while True:

@@ -8,18 +8,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
+from linktrack.adapters import store
 from linktrack.adapters.smtp import OutgoingEmail
-from linktrack.adapters.store import repo
-from linktrack.adapters.store.schema import deliveries
 from linktrack.adapters.transport import TransportError
 from linktrack.adapters.webhook import WebhookTransport
+from linktrack.core.model import Delivery
 
 log = logging.getLogger("linktrack.delivery")
 
-Transport = Callable[[repo.Delivery], None]
+Transport = Callable[[Delivery], None]
 MAX_ATTEMPTS = 5
 
 
@@ -27,7 +24,7 @@ MAX_ATTEMPTS = 5
 class DeliveryWorker:
     """Polls queued deliveries (a crash leaves them queued: nothing is lost)."""
 
-    engine: Engine
+    engine: store.Engine
     transports: dict[str, Transport]
     backoff: float = 2.0
     _attempts: dict[str, int] = field(default_factory=dict)
@@ -36,23 +33,16 @@ class DeliveryWorker:
     def run_once(self, limit: int = 100) -> int:
         """Try every due queued delivery once; return how many were handed over."""
         now = time.time()
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(deliveries.c.id, deliveries.c.workspace_id)
-                .where(deliveries.c.status == "queued")
-                .order_by(deliveries.c.created_at)
-                .limit(limit)
-            ).all()
         sent = 0
-        for row in rows:
-            if self._not_before.get(row.id, 0) > now:
+        for delivery_id, workspace_id in store.queued_deliveries(self.engine, limit):
+            if self._not_before.get(delivery_id, 0) > now:
                 continue
-            delivery = repo.get_delivery(self.engine, row.workspace_id, row.id)
+            delivery = store.get_delivery(self.engine, workspace_id, delivery_id)
             if delivery is None or delivery.status != "queued":
                 continue
             transport = self.transports.get(delivery.channel)
             if transport is None:
-                repo.mark_delivery(self.engine, delivery.id, "outbox")
+                store.mark_delivery(self.engine, delivery.id, "outbox")
                 continue
             try:
                 transport(delivery)
@@ -61,26 +51,21 @@ class DeliveryWorker:
                 self._attempts[delivery.id] = attempts
                 if exc.permanent or attempts >= MAX_ATTEMPTS:
                     log.warning("delivery %s failed: %s", delivery.id, exc)
-                    repo.mark_delivery(self.engine, delivery.id, "failed", error=str(exc))
+                    store.mark_delivery(self.engine, delivery.id, "failed", error=str(exc))
                     self._forget(delivery.id)
                 else:
                     self._not_before[delivery.id] = now + self.backoff * 2 ** (attempts - 1)
                     # Still queued, but the reason is visible on the delivery meanwhile.
-                    repo.mark_delivery(
+                    store.mark_delivery(
                         self.engine,
                         delivery.id,
                         "queued",
                         error=f"attempt {attempts} of {MAX_ATTEMPTS} failed, retrying: {exc}",
                     )
                 continue
-            repo.mark_delivery(self.engine, delivery.id, "sent")
+            store.mark_delivery(self.engine, delivery.id, "sent")
             if delivery.settings.get("disable_message_retention"):
-                with self.engine.begin() as conn:
-                    conn.execute(
-                        sa.update(deliveries)
-                        .where(deliveries.c.id == delivery.id)
-                        .values(body=None, body_plain=None)
-                    )
+                store.forget_content(self.engine, delivery.id)
             self._forget(delivery.id)
             sent += 1
         return sent
@@ -103,7 +88,7 @@ class DeliveryWorker:
 def email_transport(smtp: object) -> Transport:
     """Adapt an SmtpTransport to deliveries."""
 
-    def send(delivery: repo.Delivery) -> None:
+    def send(delivery: Delivery) -> None:
         sender = str(delivery.settings.get("from") or "linktrack@localhost")
         smtp.send(  # type: ignore[attr-defined]
             OutgoingEmail(
@@ -127,7 +112,7 @@ def webhook_transport(webhook: WebhookTransport) -> Transport:
     `title`, `link`, `image_url` and `custom_data`.
     """
 
-    def send(delivery: repo.Delivery) -> None:
+    def send(delivery: Delivery) -> None:
         document: dict[str, object] = {
             "delivery_id": delivery.id,
             "channel": delivery.channel,

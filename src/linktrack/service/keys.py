@@ -5,27 +5,24 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy.engine import Engine
-
-from linktrack.adapters.store import repo
+from linktrack.adapters import store
 from linktrack.core.tokens import KeyRing, Signer, SigningKey, TokenError
 
 
 class KeyStore:
     """Every live key of every workspace; reloaded from the store on change."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: store.Engine) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self.ring = KeyRing()
         self._signers: dict[int, Signer] = {}
-        self._workspace_of: dict[str, int] = {}
         self._last_reload = 0.0
         self.reload()
 
     def reload(self) -> None:
         """Read the keys again (after a rotation, or periodically on tracking nodes)."""
-        keys = repo.list_active_signing_keys(self._engine)
+        keys = store.list_active_signing_keys(self._engine)
         ring = KeyRing()
         newest: dict[int, str] = {}
         for key in keys:  # oldest first: the last one of a workspace signs
@@ -36,7 +33,6 @@ class KeyStore:
             self._last_reload = time.monotonic()
             self.ring = ring
             self._signers = signers
-            self._workspace_of = {key.kid: key.workspace_id for key in keys}
 
     def reload_if_due(self, min_interval: float = 0.25) -> bool:
         """Reload unless done within `min_interval` s (an unknown key must not flood the store)."""
@@ -55,6 +51,3 @@ class KeyStore:
             if signer is None:
                 raise TokenError(f"workspace {workspace_id} has no live signing key")
         return signer
-
-    def workspace_of(self, kid: str) -> int | None:
-        return self._workspace_of.get(kid)

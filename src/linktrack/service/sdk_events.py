@@ -17,13 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy.engine import Engine
-
-from linktrack.adapters.eventlog import EventLogError, encode_event, new_event_id
-from linktrack.adapters.store import repo
-from linktrack.adapters.store.engine import dialect_insert
-from linktrack.adapters.store.schema import conversions
-from linktrack.service.errors import InputError
+from linktrack.adapters import store
+from linktrack.adapters.eventlog import EventLog, EventLogError
+from linktrack.core.errors import InputError, NotFoundError
+from linktrack.core.events import encode_event, new_event_id
+from linktrack.core.model import Delivery
 
 METRICS: Final = ("opened", "clicked", "delivered", "converted")
 _EVENT_TYPE: Final = {"opened": "open", "clicked": "click"}
@@ -95,16 +93,18 @@ def parse_push_event(data: Any, *, clock: Callable[[], float] = time.time) -> Sd
 class SdkEvents:
     """Records SDK reports for deliveries of one workspace."""
 
-    def __init__(self, engine: Engine, event_log: Any, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, engine: store.Engine, event_log: EventLog, clock: Callable[[], float] = time.time
+    ) -> None:
         self.engine = engine
         self.log = event_log
         self.clock = clock
 
     def record(self, workspace_id: int, event: SdkEvent, *, ua: str, ip: str | None) -> None:
         """Record one report; NotFoundError when the delivery is not this workspace's."""
-        delivery = repo.get_delivery(self.engine, workspace_id, event.delivery_id)
+        delivery = store.get_delivery(self.engine, workspace_id, event.delivery_id)
         if delivery is None:
-            raise repo.NotFoundError(f"no delivery {event.delivery_id!r} in this workspace")
+            raise NotFoundError(f"no delivery {event.delivery_id!r} in this workspace")
         ts = self.clock() if event.timestamp is None else event.timestamp
         if event.metric in _EVENT_TYPE:
             link_id = _link_of(delivery, event.href) if event.metric == "clicked" else None
@@ -125,21 +125,17 @@ class SdkEvents:
             )
         elif event.metric == "delivered":
             if delivery.status != "sent":
-                repo.mark_delivery(self.engine, delivery.id, "sent", at=ts)
+                store.mark_delivery(self.engine, delivery.id, "sent", at=ts)
         else:  # converted: the first one per delivery counts
-            with self.engine.begin() as conn:
-                conn.execute(
-                    dialect_insert(conn, conversions)
-                    .values(
-                        delivery_id=delivery.id,
-                        workspace_id=workspace_id,
-                        message_id=delivery.message_id,
-                        person_id=delivery.person_id,
-                        ts=ts,
-                        source="sdk",
-                    )
-                    .on_conflict_do_nothing(index_elements=["delivery_id"])
-                )
+            store.record_conversion(
+                self.engine,
+                delivery_id=delivery.id,
+                workspace_id=workspace_id,
+                message_id=delivery.message_id,
+                person_id=delivery.person_id,
+                ts=ts,
+                source="sdk",
+            )
 
     def _append(self, event: bytes) -> None:
         try:
@@ -157,7 +153,7 @@ def _event_id(event: SdkEvent) -> str:
     return "sdk-" + hashlib.sha256(key).hexdigest()[:40]
 
 
-def _link_of(delivery: repo.Delivery, href: str) -> int | None:
+def _link_of(delivery: Delivery, href: str) -> int | None:
     """The delivery's link the app reports as tapped: same URL, or same URL before its query."""
     if not href:
         return None

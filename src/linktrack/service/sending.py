@@ -8,34 +8,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
-
-from linktrack.adapters.store import repo
+from linktrack.adapters import store
+from linktrack.adapters.store import Connection
+from linktrack.core import model
 from linktrack.core.compose import Channel, Composed, LinkTable, Message, Tracking
+from linktrack.core.errors import InputError, NotFoundError, Unprocessable
+from linktrack.core.model import IDENTIFIER_KINDS, IdentifierKind
 from linktrack.core.settings import SettingsError, TrackingSettings
 from linktrack.core.templating import TemplateError
-from linktrack.service.errors import InputError, Unprocessable
 from linktrack.service.keys import KeyStore
 from linktrack.service.shortlinks import ShortLinks
-
-_IDENTIFIER_KINDS = ("id", "email", "cio_id")
-
-
-class StoreLinkTable:
-    """Link ids of one message from the store, cached: a link is resolved once."""
-
-    def __init__(self, engine: Engine | Connection, message_id: int) -> None:
-        self._engine = engine
-        self.message_id = message_id
-        self._ids: dict[str, int] = {}
-
-    def link_id(self, key: str, href: str, tag: str | None) -> int:
-        found = self._ids.get(key)
-        if found is None:
-            found = self._ids[key] = repo.resolve_link(
-                self._engine, self.message_id, key, href, tag
-            )
-        return found
 
 
 @dataclass(slots=True)
@@ -43,7 +25,7 @@ class SendRequest:
     """A validated send call (Customer.io's /v1/send/* fields)."""
 
     channel: Channel
-    identifiers: tuple[repo.IdentifierKind, str]
+    identifiers: tuple[IdentifierKind, str]
     to: str | None = None
     transactional_message_id: int | None = None
     subject: str | None = None
@@ -67,12 +49,12 @@ def _typed(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], wh
     return value
 
 
-def parse_identifiers(idents: Any) -> tuple[repo.IdentifierKind, str]:
+def parse_identifiers(idents: Any) -> tuple[IdentifierKind, str]:
     """`{"id"|"email"|"cio_id": value}`, exactly one, as (kind, value)."""
     if not isinstance(idents, dict) or len(idents) != 1:
         raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
     ((kind, value),) = idents.items()
-    if kind not in _IDENTIFIER_KINDS or not isinstance(value, str | int) or value == "":
+    if kind not in IDENTIFIER_KINDS or not isinstance(value, str | int) or value == "":
         raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
     return kind, str(value)
 
@@ -134,9 +116,9 @@ class SendResult:
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A composed delivery, not yet recorded (`repo.create_deliveries` records it)."""
+    """A composed delivery, not yet recorded (`store.create_deliveries` records it)."""
 
-    delivery: repo.NewDelivery
+    delivery: model.NewDelivery
     result: SendResult
 
 
@@ -145,7 +127,7 @@ class Sender:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: store.Engine,
         keys: KeyStore,
         *,
         has_transport: dict[str, bool],
@@ -167,13 +149,13 @@ class Sender:
             self._settings_doc = (settings, document)
         return document
 
-    def settings_of(self, workspace: repo.Workspace) -> TrackingSettings:
+    def settings_of(self, workspace: model.Workspace) -> TrackingSettings:
         try:
             return TrackingSettings.from_dict(workspace.settings)
         except SettingsError as exc:  # stored settings are validated on write
             raise InputError(f"workspace settings: {exc}") from None
 
-    def _message(self, message: repo.Message, liquid: bool) -> Message:
+    def _message(self, message: model.Message, liquid: bool) -> Message:
         key = (
             message.id,
             message.subject,
@@ -204,14 +186,12 @@ class Sender:
         return compiled
 
     def _template(
-        self, conn: Connection, workspace: repo.Workspace, request: SendRequest
-    ) -> repo.Message:
+        self, conn: Connection, workspace: model.Workspace, request: SendRequest
+    ) -> model.Message:
         if request.transactional_message_id is not None:
-            found = repo.get_message(conn, workspace.id, request.transactional_message_id)
+            found = store.get_message(conn, workspace.id, request.transactional_message_id)
             if found is None or found.kind != "transactional":
-                raise repo.NotFoundError(
-                    f"no transactional message {request.transactional_message_id}"
-                )
+                raise NotFoundError(f"no transactional message {request.transactional_message_id}")
             if found.channel != request.channel:
                 raise InputError(
                     f"transactional message {found.id} is a {found.channel} message, "
@@ -220,16 +200,16 @@ class Sender:
             return found
         return self._adhoc(conn, workspace.id, request.channel)
 
-    def _adhoc(self, conn: Connection, workspace_id: int, channel: str) -> repo.Message:
+    def _adhoc(self, conn: Connection, workspace_id: int, channel: str) -> model.Message:
         """The workspace's ad-hoc message of a channel: links of literal bodies go here."""
-        for found in repo.list_messages(conn, workspace_id, kind="adhoc"):
+        for found in store.list_messages(conn, workspace_id, kind="adhoc"):
             if found.channel == channel:
                 return found
-        return repo.create_message(
+        return store.create_message(
             conn, workspace_id, kind="adhoc", channel=channel, name=f"Ad hoc {channel}"
         )
 
-    def send(self, workspace: repo.Workspace, request: SendRequest) -> SendResult:
+    def send(self, workspace: model.Workspace, request: SendRequest) -> SendResult:
         """Compose one message for one person and record the delivery (queued or outbox).
 
         One transaction: a send that fails (a template that does not render, an
@@ -239,10 +219,10 @@ class Sender:
             return self._send(conn, workspace, request)
 
     def _send(
-        self, conn: Connection, workspace: repo.Workspace, request: SendRequest
+        self, conn: Connection, workspace: model.Workspace, request: SendRequest
     ) -> SendResult:
         template = self._template(conn, workspace, request)
-        person = repo.get_person(conn, workspace.id, request.identifiers)
+        person = store.get_person(conn, workspace.id, request.identifiers)
         if person is None:
             # As Customer.io does: sending to an unknown identifier creates the person.
             address = {"email": request.to} if request.channel == "email" and request.to else {}
@@ -250,16 +230,16 @@ class Sender:
                 address = {}
             if request.channel in ("sms", "whatsapp") and request.to:
                 address = {"phone": request.to}
-            person = repo.upsert_person(conn, workspace.id, request.identifiers, address)
+            person = store.upsert_person(conn, workspace.id, request.identifiers, address)
         if person.unsubscribed and not request.send_to_unsubscribed:
             raise Unprocessable("the person is unsubscribed and send_to_unsubscribed is false")
-        recipient = request.to or self.recipient_of(person, request.channel)
+        recipient = request.to or person.address_for(request.channel)
         if not recipient:
             raise InputError(f"to is required: the person has no address for {request.channel}")
         adhoc = request.transactional_message_id is None
         if adhoc:
             # A literal body: Liquid still renders, but links are keyed by URL.
-            source = repo.Message(
+            source = model.Message(
                 template.id,
                 workspace.id,
                 "adhoc",
@@ -279,19 +259,19 @@ class Sender:
         prepared = self.prepare(
             conn, workspace, template, person, request, recipient=recipient, source=source
         )
-        repo.create_deliveries(conn, [prepared.delivery])
+        store.create_deliveries(conn, [prepared.delivery])
         return prepared.result
 
     def prepare(
         self,
         conn: Connection,
-        workspace: repo.Workspace,
-        template: repo.Message,
-        person: repo.Person,
+        workspace: model.Workspace,
+        template: model.Message,
+        person: model.Person,
         request: SendRequest,
         *,
         recipient: str,
-        source: repo.Message | None = None,
+        source: model.Message | None = None,
         scope: Mapping[str, Any] | None = None,
         links: LinkTable | None = None,
         settings: TrackingSettings | None = None,
@@ -303,19 +283,18 @@ class Sender:
         and `settings` let a bulk send share one link table and one settings
         read across recipients (the compose plan cache is keyed by the table).
         """
-        source = source or template
-        compiled = self._message(source, liquid=True)
+        compiled = self._message(source or template, liquid=True)
         # Read now, for this send: changing a setting affects every later send,
         # of new and already running messages alike.
         settings = settings or self.settings_of(workspace)
-        delivery_id = repo.new_delivery_id()
+        delivery_id = model.new_delivery_id()
         saved: list[int] = []  # characters each shortened link saved
         tracking = Tracking(
             shorten=self._shortener(conn, workspace, settings, request.channel, saved),
             settings=settings,
             signer=self._keys.signer(workspace.id),
             delivery_id=delivery_id,
-            links=links if links is not None else StoreLinkTable(conn, template.id),
+            links=links if links is not None else store.StoreLinkTable(template.id, conn),
             channel=request.channel,
             tracked=request.tracked and template.tracked,
             cio_id=person.cio_id,
@@ -337,8 +316,55 @@ class Sender:
             raise Unprocessable(str(exc)) from None
         warnings = [w.to_dict() for w in composed.warnings]
         warnings += [{"code": "settings", "message": m, "href": ""} for m in settings.warnings()]
-        status = "queued" if self._has_transport.get(request.channel) else "outbox"
         now = time.time()
+        delivery = self._delivery(
+            workspace, template, person, request, recipient, settings, composed, warnings,
+            delivery_id=delivery_id, link=link, saved=saved, now=now,
+        )  # fmt: skip
+        return Prepared(delivery, SendResult(delivery_id, now, warnings, composed))
+
+    def prepare_action(
+        self,
+        conn: Connection,
+        workspace: model.Workspace,
+        action: model.Message,
+        person: model.Person,
+        recipient: str,
+        *,
+        trigger: dict[str, Any],
+        scope: Mapping[str, Any],
+        links: LinkTable | None,
+        settings: TrackingSettings,
+    ) -> Prepared:
+        """`prepare` for a campaign's action (a newsletter's content) and one person."""
+        request = SendRequest(
+            channel=action.channel,  # type: ignore[arg-type]
+            identifiers=("cio_id", person.cio_id),
+            message_data=trigger,
+        )
+        return self.prepare(
+            conn, workspace, action, person, request,
+            recipient=recipient, scope=scope, links=links, settings=settings,
+        )  # fmt: skip
+
+    def _delivery(
+        self,
+        workspace: model.Workspace,
+        template: model.Message,
+        person: model.Person,
+        request: SendRequest,
+        recipient: str,
+        settings: TrackingSettings,
+        composed: Composed,
+        warnings: list[dict[str, str]],
+        *,
+        delivery_id: str,
+        link: str | None,
+        saved: list[int],
+        now: float,
+    ) -> model.NewDelivery:
+        """The delivery record of a composed message (queued, or outbox without a transport)."""
+        status = "queued" if self._has_transport.get(request.channel) else "outbox"
         body = composed.html if request.channel == "email" else composed.text
         extra: dict[str, Any] = {}
         if request.channel in ("sms", "whatsapp"):
@@ -351,7 +377,7 @@ class Sender:
                 "image_url": request.image_url,
                 "custom_data": request.custom_data,
             }
-        delivery = repo.NewDelivery(
+        return model.NewDelivery(
             delivery_id=delivery_id,
             workspace_id=workspace.id,
             message_id=template.id,
@@ -368,16 +394,15 @@ class Sender:
                 **extra,
             },
             warnings=warnings,
-            link_ids=sorted({link.link_id for link in composed.links}),
+            link_ids=sorted({found.link_id for found in composed.links}),
             status=status,
             created_at=now,
         )
-        return Prepared(delivery, SendResult(delivery_id, now, warnings, composed))
 
     def _shortener(
         self,
         conn: Connection,
-        workspace: repo.Workspace,
+        workspace: model.Workspace,
         settings: TrackingSettings,
         channel: str,
         saved: list[int],
@@ -405,12 +430,3 @@ class Sender:
             if len(self._compiled) > 256:
                 self._compiled.popitem(last=False)
         return compiled
-
-    @staticmethod
-    def recipient_of(person: repo.Person, channel: str) -> str | None:
-        """The address a channel reaches the person at (None: the person has none)."""
-        if channel == "email":
-            return person.email
-        if channel in ("sms", "whatsapp"):
-            return person.phone
-        return person.external_id or person.cio_id

@@ -8,11 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-
-from linktrack.adapters.store.engine import dialect_insert
-from linktrack.adapters.store.schema import short_links
+from linktrack.adapters import store
 from linktrack.core import shortlinks
 from linktrack.core.settings import TrackingSettings
 
@@ -36,7 +32,7 @@ class ShortLinks:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: store.Engine,
         *,
         clock: Callable[[], float] = time.time,
         generate: Callable[[int], str] = shortlinks.new_code,
@@ -55,7 +51,7 @@ class ShortLinks:
         workspace_id: int,
         tracked_path: str,
         settings: TrackingSettings,
-        conn: Connection | None = None,
+        conn: store.Connection | None = None,
     ) -> str:
         """Store a new code for `tracked_path`; return the short URL that replaces it.
 
@@ -71,19 +67,9 @@ class ShortLinks:
         length = shortlinks.CODE_LENGTH
         while length <= shortlinks.MAX_CODE_LENGTH:
             code = self.generate(length)
-            inserted = conn.execute(
-                dialect_insert(conn, short_links)
-                .values(
-                    code=code,
-                    workspace_id=workspace_id,
-                    path=tracked_path,
-                    created_at=now,
-                    expires_at=now + self.lifetime,
-                )
-                .on_conflict_do_nothing(index_elements=["code"])
-                .returning(short_links.c.code)  # rowcount is not reliable on psycopg
-            ).first()
-            if inserted is not None:
+            if store.insert_short_link(
+                conn, code, workspace_id, tracked_path, now, now + self.lifetime
+            ):
                 return shortlinks.short_url(settings, code)
             length += 1  # taken: a longer code is free with near certainty
         raise ShortLinkError("no free short link code; try again")
@@ -95,15 +81,9 @@ class ShortLinks:
         with self._lock:
             found = self._cache.get(code)
         if found is None:
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    sa.select(short_links.c.path, short_links.c.expires_at).where(
-                        short_links.c.code == code
-                    )
-                ).first()
-            if row is None:
+            found = store.find_short_link(self.engine, code)
+            if found is None:
                 return None
-            found = (row.path, row.expires_at)
             with self._lock:
                 self._cache[code] = found
                 if len(self._cache) > _CACHE_SIZE:
@@ -112,16 +92,11 @@ class ShortLinks:
         expired = self.clock() >= expires_at
         if expired:
             # An expired link is still a hit: counted, never redirected.
-            with self.engine.begin() as conn:
-                conn.execute(
-                    sa.update(short_links)
-                    .where(short_links.c.code == code)
-                    .values(expired_hits=short_links.c.expired_hits + 1)
-                )
+            store.count_expired_hit(self.engine, code)
         return ShortLink(path, expired)
 
     def shortener(
-        self, workspace_id: int, settings: TrackingSettings, conn: Connection | None = None
+        self, workspace_id: int, settings: TrackingSettings, conn: store.Connection | None = None
     ) -> Callable[[str], str]:
         """The `Tracking.shorten` hook of one send: tracked URL → short URL."""
         base = settings.base_url

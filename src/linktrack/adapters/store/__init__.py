@@ -1,8 +1,188 @@
-"""The SQL store: schema, engine/migrations, commands and report queries."""
+"""The SQL store (SQLite or PostgreSQL): one module per aggregate, one API here.
+
+`from linktrack.adapters import store` and call `store.upsert_person(db, …)`:
+each function takes an `Engine` (its own transaction) or a `Connection` (the
+caller's, `with engine.begin() as conn`). Results are the domain types of
+`linktrack.core.model`.
+"""
 
 from __future__ import annotations
 
-from linktrack.adapters.store.engine import make_engine, migrate
+from linktrack.adapters.store.activities import person_activities
+from linktrack.adapters.store.campaigns import (
+    MAX_ERRORS,
+    add_progress,
+    create_container,
+    create_job,
+    find_container,
+    finish_job,
+    get_container,
+    get_job,
+    list_containers,
+    list_jobs,
+    set_job_total,
+)
+from linktrack.adapters.store.deliveries import (
+    create_deliveries,
+    create_delivery,
+    forget_content,
+    get_delivery,
+    list_deliveries,
+    mark_delivery,
+    queued_deliveries,
+)
+from linktrack.adapters.store.engine import (
+    Connection,
+    Db,
+    Engine,
+    make_engine,
+    migrate,
+    transaction,
+)
+from linktrack.adapters.store.events import (
+    add_link_buckets,
+    add_link_stats,
+    checkpoint,
+    claim_checkpoint,
+    insert_clicks,
+    insert_opens,
+    lock_deliveries,
+    pair_first_times,
+    recent_clicks,
+    record_conversion,
+    save_checkpoint,
+    save_first_times,
+    save_pair_first_times,
+)
+from linktrack.adapters.store.exports import CSV_HEADER, clicks_csv_rows
+from linktrack.adapters.store.messages import (
+    StoreLinkTable,
+    create_message,
+    get_message,
+    list_links,
+    list_messages,
+    resolve_link,
+    resolve_links,
+    update_message,
+)
+from linktrack.adapters.store.people import (
+    delete_person,
+    get_person,
+    get_person_by_pk,
+    matching_people,
+    people_by_identifiers,
+    people_by_pks,
+    upsert_person,
+)
+from linktrack.adapters.store.reports import (
+    PERIODS,
+    Period,
+    bucket_starts,
+    link_series,
+    message_metrics,
+    top_links,
+)
 from linktrack.adapters.store.schema import metadata
+from linktrack.adapters.store.segments import segment_clicked
+from linktrack.adapters.store.shortlinks import (
+    count_expired_hit,
+    find_short_link,
+    insert_short_link,
+)
+from linktrack.adapters.store.workspaces import (
+    create_api_key,
+    create_workspace,
+    get_settings,
+    get_workspace,
+    hash_key,
+    list_active_signing_keys,
+    put_settings,
+    retire_signing_key,
+    rotate_signing_key,
+    signing_key_workspaces,
+    workspace_by_api_key,
+    workspace_by_site_id,
+    workspace_signing_keys,
+)
 
-__all__ = ["make_engine", "metadata", "migrate"]
+__all__ = [
+    "CSV_HEADER",
+    "MAX_ERRORS",
+    "PERIODS",
+    "Connection",
+    "Db",
+    "Engine",
+    "Period",
+    "StoreLinkTable",
+    "add_link_buckets",
+    "add_link_stats",
+    "add_progress",
+    "bucket_starts",
+    "checkpoint",
+    "claim_checkpoint",
+    "clicks_csv_rows",
+    "count_expired_hit",
+    "create_api_key",
+    "create_container",
+    "create_deliveries",
+    "create_delivery",
+    "create_job",
+    "create_message",
+    "create_workspace",
+    "delete_person",
+    "find_container",
+    "find_short_link",
+    "finish_job",
+    "forget_content",
+    "get_container",
+    "get_delivery",
+    "get_job",
+    "get_message",
+    "get_person",
+    "get_person_by_pk",
+    "get_settings",
+    "get_workspace",
+    "hash_key",
+    "insert_clicks",
+    "insert_opens",
+    "insert_short_link",
+    "link_series",
+    "list_active_signing_keys",
+    "list_containers",
+    "list_deliveries",
+    "list_jobs",
+    "list_links",
+    "list_messages",
+    "lock_deliveries",
+    "make_engine",
+    "mark_delivery",
+    "matching_people",
+    "message_metrics",
+    "metadata",
+    "migrate",
+    "pair_first_times",
+    "people_by_identifiers",
+    "people_by_pks",
+    "person_activities",
+    "put_settings",
+    "queued_deliveries",
+    "recent_clicks",
+    "record_conversion",
+    "resolve_link",
+    "resolve_links",
+    "retire_signing_key",
+    "rotate_signing_key",
+    "save_checkpoint",
+    "save_first_times",
+    "save_pair_first_times",
+    "segment_clicked",
+    "set_job_total",
+    "signing_key_workspaces",
+    "top_links",
+    "transaction",
+    "update_message",
+    "upsert_person",
+    "workspace_by_api_key",
+    "workspace_by_site_id",
+    "workspace_signing_keys",
+]

@@ -1,13 +1,24 @@
-"""Engines for SQLite (embedded) and PostgreSQL (scale-out), and migrations."""
+"""Engines for SQLite (embedded) and PostgreSQL (scale-out), migrations, transactions.
+
+Every store function takes a `Connection` (the caller owns the transaction and
+must commit: `with engine.begin() as conn`) or an `Engine` (the function runs
+in its own transaction). The services hold these two handles and nothing else
+of SQLAlchemy: they are the store's unit of work.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection as Connection
+from sqlalchemy.engine import Engine as Engine
+
+Db: TypeAlias = Connection | Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -74,6 +85,16 @@ def migrate(target: str | Engine, revision: str = "heads") -> None:
     finally:
         if isinstance(target, str):
             engine.dispose()
+
+
+@contextmanager
+def transaction(db: Db) -> Iterator[Connection]:
+    """`db` itself when it is a connection (the caller's transaction), else a new one."""
+    if isinstance(db, Engine):
+        with db.begin() as conn:
+            yield conn
+    else:
+        yield db
 
 
 def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:

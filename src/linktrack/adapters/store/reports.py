@@ -1,5 +1,7 @@
-"""Report queries. Each reads rollups kept by the writer, never the raw clicks,
-so its cost does not grow with the number of clicks (the CSV export aside).
+"""Report queries: message metrics, top links, link series.
+
+Each reads rollups kept by the writer, never the raw clicks, so its cost does
+not grow with the number of clicks.
 
 Time buckets are UTC: hours, days (from midnight), weeks (from Monday) and
 calendar months.
@@ -9,22 +11,18 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.schema import (
-    clicks,
     conversions,
-    delivery_links,
     link_buckets,
     link_stats,
     links,
     message_stats,
-    messages,
-    people,
 )
 
 Period = Literal["hours", "days", "weeks", "months"]
@@ -226,142 +224,4 @@ def link_series(
             }
             for link_id, s in series.items()
         ]
-    }
-
-
-CSV_HEADER: Final = (
-    "timestamp",
-    "ts",
-    "delivery_id",
-    "message_id",
-    "link_id",
-    "href",
-    "person_id",
-    "person_email",
-    "cio_id",
-    "machine",
-    "machine_reasons",
-    "user_agent",
-    "ip",
-    "method",
-    "source",
-)
-
-
-def clicks_csv_rows(
-    conn: Connection,
-    workspace_id: int,
-    *,
-    message_id: int | None = None,
-    start: float | None = None,
-    end: float | None = None,
-    human_only: bool = False,
-) -> Iterator[list[Any]]:
-    """The header, then one row per click (oldest first), streamed from the database."""
-    c = clicks.c
-    query = (
-        sa.select(
-            c.ts,
-            c.delivery_id,
-            c.message_id,
-            c.link_id,
-            c.href,
-            people.c.external_id,
-            people.c.email,
-            people.c.cio_id,
-            c.machine,
-            c.machine_reasons,
-            c.user_agent,
-            c.ip,
-            c.method,
-            c.source,
-        )
-        .outerjoin(people, people.c.id == c.person_id)
-        .where(c.workspace_id == workspace_id)
-        .order_by(c.ts, c.id)
-    )
-    if message_id is not None:
-        query = query.where(c.message_id == message_id)
-    if start is not None:
-        query = query.where(c.ts >= start)
-    if end is not None:
-        query = query.where(c.ts < end)
-    if human_only:
-        query = query.where(c.machine.is_(False))
-    yield list(CSV_HEADER)
-    result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
-    for r in result:
-        when = dt.datetime.fromtimestamp(r.ts, dt.UTC).isoformat(timespec="milliseconds")
-        yield [
-            when.replace("+00:00", "Z"),
-            r.ts,
-            r.delivery_id,
-            r.message_id,
-            r.link_id,
-            r.href,
-            r.external_id,
-            r.email,
-            r.cio_id,
-            bool(r.machine),
-            ";".join(r.machine_reasons or ()),
-            r.user_agent,
-            r.ip,
-            r.method,
-            r.source,
-        ]
-
-
-def _like(pattern: str) -> str:
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped.replace("*", "%")
-
-
-def segment_clicked(
-    conn: Connection,
-    workspace_id: int,
-    message_id: int | None,
-    href_pattern: str,
-    human_only: bool = True,
-    *,
-    limit: int = 1000,
-    offset: int = 0,
-) -> dict[str, Any]:
-    """People who clicked a link whose URL matches `href_pattern` (`*` is a wildcard).
-
-    A link matches by its reported href (the destination, or for a tag group or
-    personalised link the representative one); case-insensitive. Returns
-    `{"count": n, "people": [...]}` with up to `limit` members by id.
-    """
-    matching = (
-        sa.select(links.c.id)
-        .join(messages, messages.c.id == links.c.message_id)
-        .where(
-            messages.c.workspace_id == workspace_id,
-            links.c.href.ilike(_like(href_pattern), escape="\\"),
-        )
-    )
-    if message_id is not None:
-        matching = matching.where(links.c.message_id == message_id)
-    dl = delivery_links.c
-    clickers = sa.select(dl.person_id).where(
-        dl.link_id.in_(matching.scalar_subquery()), dl.person_id.is_not(None)
-    )
-    if human_only:
-        clickers = clickers.where(dl.first_human_ts.is_not(None))
-    # Distinct people straight from the (link, person) index: a person's
-    # delivery_links rows carry their person id (repo.delete_person clears it).
-    distinct = clickers.group_by(dl.person_id)
-    count = conn.execute(sa.select(sa.func.count()).select_from(distinct.subquery())).scalar_one()
-    page = distinct.order_by(dl.person_id).limit(limit).offset(offset)
-    rows = conn.execute(
-        sa.select(people.c.id, people.c.cio_id, people.c.external_id, people.c.email)
-        .where(people.c.id.in_(page.scalar_subquery()))
-        .order_by(people.c.id)
-    )
-    return {
-        "count": int(count),
-        "people": [
-            {"person_id": r.id, "cio_id": r.cio_id, "id": r.external_id, "email": r.email}
-            for r in rows
-        ],
     }

@@ -1,45 +1,23 @@
-"""Campaigns, broadcasts and newsletters in the store: containers, send jobs, audiences.
+"""Campaigns, broadcasts and newsletters (containers) and their send jobs.
 
 A container's actions (a newsletter's contents) are ordinary `messages` rows
-(see repo.py) with the container's kind and `parent_id`. Functions take a
-`Connection` (the caller commits) or an `Engine` (own transaction), as in repo.py.
+(messages.py) with the container's kind and `parent_id`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
-from linktrack.adapters.store.repo import (
-    Db,
-    Identifier,
-    IdentifierKind,
-    InvalidValueError,
-    Person,
-    _person,  # one row→Person mapping for the whole store
-    _tx,
-)
-from linktrack.adapters.store.schema import containers, people, send_jobs
+from linktrack.adapters.store.engine import Db, transaction
+from linktrack.adapters.store.schema import containers, send_jobs
+from linktrack.core.errors import InvalidValueError
+from linktrack.core.model import CONTAINER_KINDS, JOB_STATUSES, Container, SendJob
 
-KINDS: Final = frozenset({"campaign", "broadcast", "newsletter"})
-JOB_STATUSES: Final = frozenset({"running", "done", "failed"})
 MAX_ERRORS: Final = 100  # a job keeps the first errors, and counts them all
-_IN_CHUNK: Final = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Container:
-    id: int
-    workspace_id: int
-    kind: str
-    name: str
-    extra: dict[str, Any]
-    created_at: float
 
 
 def _container(row: sa.Row[Any]) -> Container:
@@ -51,9 +29,10 @@ def _container(row: sa.Row[Any]) -> Container:
 def create_container(
     db: Db, workspace_id: int, kind: str, name: str, extra: Mapping[str, Any] | None = None
 ) -> Container:
-    if kind not in KINDS:
-        raise InvalidValueError(f"kind must be one of {', '.join(sorted(KINDS))}, not {kind!r}")
-    with _tx(db) as conn:
+    if kind not in CONTAINER_KINDS:
+        choices = ", ".join(sorted(CONTAINER_KINDS))
+        raise InvalidValueError(f"kind must be one of {choices}, not {kind!r}")
+    with transaction(db) as conn:
         row = conn.execute(
             sa.insert(containers)
             .values(
@@ -70,7 +49,7 @@ def create_container(
 
 def get_container(db: Db, workspace_id: int, kind: str, container_id: int) -> Container | None:
     """The workspace's container of `kind` with this id, or None."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         row = conn.execute(
             sa.select(containers).where(
                 containers.c.id == container_id,
@@ -83,14 +62,14 @@ def get_container(db: Db, workspace_id: int, kind: str, container_id: int) -> Co
 
 def find_container(db: Db, container_id: int) -> Container | None:
     """A container by id in any workspace (operators' tools: the CLI)."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         row = conn.execute(sa.select(containers).where(containers.c.id == container_id)).first()
     return _container(row) if row else None
 
 
 def list_containers(db: Db, workspace_id: int, kind: str) -> list[Container]:
     """A workspace's containers of `kind`, newest first."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         rows = conn.execute(
             sa.select(containers)
             .where(containers.c.workspace_id == workspace_id, containers.c.kind == kind)
@@ -102,26 +81,8 @@ def list_containers(db: Db, workspace_id: int, kind: str) -> list[Container]:
 # ---------------------------------------------------------------------- send jobs
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A broadcast trigger or a newsletter send; counts are of people."""
-
-    id: int
-    workspace_id: int
-    container_id: int
-    status: str
-    total: int
-    sent: int
-    failed: int
-    skipped: int
-    audience: dict[str, Any]
-    errors: list[dict[str, Any]]
-    created_at: float
-    finished_at: float | None
-
-
-def _job(row: sa.Row[Any]) -> Job:
-    return Job(
+def _job(row: sa.Row[Any]) -> SendJob:
+    return SendJob(
         row.id,
         row.workspace_id,
         row.container_id,
@@ -137,9 +98,11 @@ def _job(row: sa.Row[Any]) -> Job:
     )
 
 
-def create_job(db: Db, container: Container, audience: Mapping[str, Any], total: int = 0) -> Job:
+def create_job(
+    db: Db, container: Container, audience: Mapping[str, Any], total: int = 0
+) -> SendJob:
     """A running job with nothing done yet (`total`: 0 until a filter's audience is counted)."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         row = conn.execute(
             sa.insert(send_jobs)
             .values(
@@ -156,8 +119,8 @@ def create_job(db: Db, container: Container, audience: Mapping[str, Any], total:
     return _job(row)
 
 
-def get_job(db: Db, container_id: int, job_id: int) -> Job | None:
-    with _tx(db) as conn:
+def get_job(db: Db, container_id: int, job_id: int) -> SendJob | None:
+    with transaction(db) as conn:
         row = conn.execute(
             sa.select(send_jobs).where(
                 send_jobs.c.id == job_id, send_jobs.c.container_id == container_id
@@ -166,9 +129,9 @@ def get_job(db: Db, container_id: int, job_id: int) -> Job | None:
     return _job(row) if row else None
 
 
-def list_jobs(db: Db, container_id: int) -> list[Job]:
+def list_jobs(db: Db, container_id: int) -> list[SendJob]:
     """A container's jobs, newest first."""
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         rows = conn.execute(
             sa.select(send_jobs)
             .where(send_jobs.c.container_id == container_id)
@@ -178,7 +141,7 @@ def list_jobs(db: Db, container_id: int) -> list[Job]:
 
 
 def set_job_total(db: Db, job_id: int, total: int) -> None:
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         conn.execute(sa.update(send_jobs).where(send_jobs.c.id == job_id).values(total=total))
 
 
@@ -198,7 +161,7 @@ def add_progress(
         "failed": c.failed + failed,
         "skipped": c.skipped + skipped,
     }
-    with _tx(db) as conn:
+    with transaction(db) as conn:
         if errors:
             kept = conn.execute(sa.select(c.errors).where(c.id == job_id)).scalar_one()
             room = MAX_ERRORS - len(kept or [])
@@ -210,8 +173,9 @@ def add_progress(
 def finish_job(db: Db, job_id: int, status: str, error: str | None = None) -> None:
     """Mark a job done (or failed, with the reason as its last error)."""
     if status not in JOB_STATUSES:
-        raise InvalidValueError(f"job status must be one of {', '.join(sorted(JOB_STATUSES))}")
-    with _tx(db) as conn:
+        choices = ", ".join(sorted(JOB_STATUSES))
+        raise InvalidValueError(f"job status must be one of {choices}")
+    with transaction(db) as conn:
         if error is not None:
             add_progress(conn, job_id, errors=[{"error": error}])
         conn.execute(
@@ -219,56 +183,3 @@ def finish_job(db: Db, job_id: int, status: str, error: str | None = None) -> No
             .where(send_jobs.c.id == job_id)
             .values(status=status, finished_at=time.time())
         )
-
-
-# ---------------------------------------------------------------------- audiences
-
-_COLUMN_OF: Final[dict[IdentifierKind, sa.Column[Any]]] = {
-    "id": people.c.external_id,
-    "email": people.c.email,
-    "cio_id": people.c.cio_id,
-}
-
-
-def people_by_identifiers(
-    db: Db, workspace_id: int, identifiers: Sequence[Identifier]
-) -> dict[Identifier, Person]:
-    """The people named by (parsed) identifiers; unknown ones are absent from the answer."""
-    wanted: dict[IdentifierKind, list[str]] = {}
-    for kind, value in identifiers:
-        wanted.setdefault(kind, []).append(value)
-    found: dict[Identifier, Person] = {}
-    with _tx(db) as conn:
-        for kind, values in wanted.items():
-            column = _COLUMN_OF[kind]
-            for start in range(0, len(values), _IN_CHUNK):
-                chunk = values[start : start + _IN_CHUNK]
-                rows = conn.execute(
-                    sa.select(people).where(
-                        people.c.workspace_id == workspace_id, column.in_(chunk)
-                    )
-                )
-                for row in rows:
-                    found[kind, str(row._mapping[column.name])] = _person(row)
-    return found
-
-
-def people_by_pks(db: Db, person_ids: Sequence[int]) -> dict[int, Person]:
-    with _tx(db) as conn:
-        out: dict[int, Person] = {}
-        for start in range(0, len(person_ids), _IN_CHUNK):
-            chunk = list(person_ids[start : start + _IN_CHUNK])
-            for row in conn.execute(sa.select(people).where(people.c.id.in_(chunk))):
-                out[row.id] = _person(row)
-        return out
-
-
-def matching_people(
-    conn: Connection, workspace_id: int, predicate: Callable[[Person], bool]
-) -> Iterator[int]:
-    """Ids of the workspace's people for whom `predicate` holds, in id order (streamed)."""
-    query = sa.select(people).where(people.c.workspace_id == workspace_id).order_by(people.c.id)
-    result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
-    for row in result:
-        if predicate(_person(row)):
-            yield int(row.id)

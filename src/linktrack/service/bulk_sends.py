@@ -1,0 +1,229 @@
+"""Broadcast triggers and newsletter sends: a job over an audience, in batches.
+
+A job runs in a background thread (or in the foreground for the CLI), in
+batches: one transaction per batch records the deliveries and the job's
+progress together, so the counts a client polls are exactly the deliveries
+recorded. Unknown people count as `failed` (the first reasons are kept),
+unsubscribed or repeated ones as `skipped`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final
+
+from linktrack.adapters import store
+from linktrack.core.audience import Audience
+from linktrack.core.errors import InputError, Unprocessable
+from linktrack.core.model import (
+    Container,
+    Identifier,
+    Message,
+    NewDelivery,
+    Person,
+    SendJob,
+    Workspace,
+)
+from linktrack.core.settings import TrackingSettings
+from linktrack.service.containers import Containers, scope_of
+from linktrack.service.sending import Sender
+
+log = logging.getLogger("linktrack.bulk_sends")
+
+BATCH: Final = 500  # people per transaction of a bulk send
+
+Progress = Callable[[SendJob], None]
+# (label for errors, the person or None when unknown, the person's own trigger data)
+Batch = list[tuple[str, Person | None, dict[str, Any]]]
+
+
+class BulkSends:
+    """Broadcast triggers and newsletter sends over one store and one Sender."""
+
+    def __init__(self, containers: Containers, sender: Sender, *, batch: int = BATCH) -> None:
+        self.containers = containers
+        self.engine = containers.engine
+        self.sender = sender
+        self.batch = batch
+        self._threads: list[threading.Thread] = []
+
+    def start(
+        self, workspace: Workspace, container: Container, audience: Audience, data: dict[str, Any]
+    ) -> SendJob:
+        """Record a job and run it in a background thread; returns it as created."""
+        job = store.create_job(self.engine, container, audience.summary, len(audience.listed))
+        thread = threading.Thread(
+            target=self.run,
+            args=(job, workspace, container, audience, data),
+            name=f"send-job-{job.id}",
+            daemon=True,
+        )
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+        return job
+
+    def run(
+        self,
+        job: SendJob,
+        workspace: Workspace,
+        container: Container,
+        audience: Audience,
+        data: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> SendJob:
+        """Send to the audience batch by batch; the job row shows progress. Never raises."""
+        try:
+            self._run(job, workspace, container, audience, data, progress)
+            store.finish_job(self.engine, job.id, "done")
+        except Exception as exc:  # a job thread has no caller: the job row carries it
+            log.exception("send job %s failed", job.id)
+            store.finish_job(self.engine, job.id, "failed", error=f"send stopped: {exc}")
+        final = store.get_job(self.engine, container.id, job.id)
+        assert final is not None
+        if progress is not None:
+            progress(final)
+        return final
+
+    def _run(
+        self,
+        job: SendJob,
+        workspace: Workspace,
+        container: Container,
+        audience: Audience,
+        data: dict[str, Any],
+        progress: Progress | None,
+    ) -> None:
+        actions = self.containers.actions(container)
+        send = _BatchSend(
+            self.sender, workspace, actions, scope_of(container), data,
+            self.sender.settings_of(workspace),
+        )  # fmt: skip
+        total, batches = self._audience(workspace, audience)
+        store.set_job_total(self.engine, job.id, total)
+        self._report(job, progress)
+        for batch in batches:
+            with self.engine.begin() as conn:
+                send.batch(conn, batch)
+                store.create_deliveries(conn, send.deliveries)
+                store.add_progress(
+                    conn, job.id, sent=send.sent, failed=send.failed, skipped=send.skipped,
+                    errors=send.errors,
+                )  # fmt: skip
+            self._report(job, progress)
+
+    def _report(self, job: SendJob, progress: Progress | None) -> None:
+        if progress is not None:
+            now = store.get_job(self.engine, job.container_id, job.id)
+            if now is not None:
+                progress(now)
+
+    def _audience(self, workspace: Workspace, audience: Audience) -> tuple[int, Iterator[Batch]]:
+        """How many people, then their batches (an unknown identifier's person is None)."""
+        if audience.where is None:
+            return len(audience.listed), self._listed(workspace, audience.listed)
+        with self.engine.connect() as conn:
+            ids = list(store.matching_people(conn, workspace.id, audience.where.matches))
+        return len(ids), self._matched(ids)
+
+    def _listed(
+        self, workspace: Workspace, listed: Sequence[tuple[Identifier, dict[str, Any]]]
+    ) -> Iterator[Batch]:
+        for start in range(0, len(listed), self.batch):
+            chunk = listed[start : start + self.batch]
+            people = store.people_by_identifiers(
+                self.engine, workspace.id, [ident for ident, _ in chunk]
+            )
+            yield [(_label(ident), people.get(ident), own) for ident, own in chunk]
+
+    def _matched(self, ids: Sequence[int]) -> Iterator[Batch]:
+        for start in range(0, len(ids), self.batch):
+            chunk = ids[start : start + self.batch]
+            found = store.people_by_pks(self.engine, chunk)
+            yield [(f"person {pk}", found.get(pk), {}) for pk in chunk]
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for running jobs (tests and the CLI)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+
+class _BatchSend:
+    """One job's compose state across its batches, and the current batch's outcome."""
+
+    def __init__(
+        self,
+        sender: Sender,
+        workspace: Workspace,
+        actions: list[Message],
+        scope: dict[str, Any],
+        data: dict[str, Any],
+        settings: TrackingSettings,
+    ) -> None:
+        self.sender = sender
+        self.workspace = workspace
+        self.actions = actions
+        self.scope = scope
+        self.data = data
+        self.settings = settings
+        # One link table per action for the whole job: the compose plan cache then
+        # serves every recipient after the first.
+        self.tables = {m.id: store.StoreLinkTable(m.id) for m in actions}
+        self.seen: set[int] = set()
+        self.sent = self.failed = self.skipped = 0
+        self.errors: list[dict[str, Any]] = []
+        self.deliveries: list[NewDelivery] = []
+
+    def batch(self, conn: store.Connection, batch: Batch) -> None:
+        """Compose the batch's deliveries in `conn` (links are created there)."""
+        self.sent = self.failed = self.skipped = 0
+        self.errors, self.deliveries = [], []
+        for table in self.tables.values():
+            table.db = conn
+        for label, person, own in batch:
+            if person is None:
+                self.failed += 1
+                self.errors.append({"identifier": label, "error": "no such person"})
+                continue
+            if person.id in self.seen or person.unsubscribed:
+                self.skipped += 1  # listed twice, or unsubscribed
+                continue
+            self.seen.add(person.id)
+            try:
+                mine = self._for_person(conn, person, {**self.data, **own})
+            except InputError as exc:
+                self.failed += 1
+                self.errors.append({"identifier": label, "error": str(exc)})
+                continue
+            self.deliveries.extend(mine)
+            self.sent += 1
+
+    def _for_person(
+        self, conn: store.Connection, person: Person, trigger: dict[str, Any]
+    ) -> list[NewDelivery]:
+        """The person's deliveries: every action, or one content of a newsletter (A/B split)."""
+        actions: Sequence[Message] = self.actions
+        if actions and actions[0].kind == "newsletter" and len(actions) > 1:
+            # A stable, even split: a person gets the same content on every send.
+            actions = [actions[zlib.crc32(person.cio_id.encode()) % len(actions)]]
+        out = []
+        for action in actions:
+            recipient = person.address_for(action.channel)
+            if recipient:
+                prepared = self.sender.prepare_action(
+                    conn, self.workspace, action, person, recipient, trigger=trigger,
+                    scope=self.scope, links=self.tables[action.id], settings=self.settings,
+                )  # fmt: skip
+                out.append(prepared.delivery)
+        if not out:
+            channels = "/".join(sorted({a.channel for a in actions}))
+            raise Unprocessable(f"the person has no address for {channels}")
+        return out
+
+
+def _label(ident: Identifier) -> str:
+    kind, value = ident
+    return f"cio_{value}" if kind == "cio_id" else value

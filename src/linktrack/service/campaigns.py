@@ -1,0 +1,104 @@
+"""Campaigns: triggered for one person with an event, every action at once.
+
+A trigger is synchronous and all or nothing (one transaction), and, as a
+Track API event does, an unknown id or email creates the person. A campaign
+with a `trigger_event` also runs on the Track API's events of that name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from linktrack.adapters import store
+from linktrack.core.errors import InputError, InvalidValueError, reject_unknown, require_object
+from linktrack.core.model import Container, Identifier, Workspace, parse_identifier
+from linktrack.service.containers import Containers, scope_of
+from linktrack.service.sending import Prepared, Sender, parse_identifiers
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    name: str
+    data: dict[str, Any]
+
+
+def parse_trigger(data: Any) -> tuple[Identifier, Event]:
+    """A campaign trigger: `{"identifiers": {"id"|"email"|"cio_id": …}, "event": {…}}`."""
+    data = require_object(data, "request body")
+    reject_unknown(data, ("identifiers", "event"), "request body")
+    try:
+        ident = parse_identifier(parse_identifiers(data.get("identifiers")))
+    except InvalidValueError as exc:
+        raise InputError(str(exc)) from None
+    event = require_object(data.get("event", {}), "event")
+    reject_unknown(event, ("name", "data"), "event")
+    name = event.get("name", "")
+    if not isinstance(name, str):
+        raise InputError("event.name must be a string")
+    return ident, Event(name, require_object(event.get("data", {}), "event.data"))
+
+
+@dataclass(frozen=True, slots=True)
+class Triggered:
+    deliveries: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+
+
+class Campaigns:
+    """Triggers campaigns over one store and one Sender."""
+
+    def __init__(self, containers: Containers, sender: Sender) -> None:
+        self.containers = containers
+        self.engine = containers.engine
+        self.sender = sender
+
+    def trigger(
+        self, workspace: Workspace, campaign: Container, ident: Identifier, event: Event
+    ) -> Triggered:
+        """Send every action to the person, with `event.*`; all or nothing, in one transaction.
+
+        As a Track API event does, an unknown id or email creates the person.
+        """
+        with self.engine.begin() as conn:
+            person = store.get_person(conn, workspace.id, ident)
+            if person is None:
+                person = store.upsert_person(conn, workspace.id, ident, {})
+            settings = self.sender.settings_of(workspace)
+            scope = scope_of(campaign, event.name, event.data)
+            prepared: list[tuple[int, Prepared]] = []
+            skipped: list[dict[str, Any]] = []
+            for action in self.containers.actions(campaign, conn):
+                recipient = person.address_for(action.channel)
+                if person.unsubscribed:
+                    skipped.append({"action_id": action.id, "reason": "the person is unsubscribed"})
+                elif not recipient:
+                    skipped.append(
+                        {"action_id": action.id, "reason": f"no address for {action.channel}"}
+                    )
+                else:
+                    prepared.append((action.id, self.sender.prepare_action(
+                        conn, workspace, action, person, recipient,
+                        trigger={}, scope=scope, links=None, settings=settings,
+                    )))  # fmt: skip
+            store.create_deliveries(conn, [p.delivery for _, p in prepared])
+        return Triggered(
+            [
+                {
+                    "action_id": action_id,
+                    "delivery_id": p.result.delivery_id,
+                    "queued_at": int(p.result.queued_at),
+                    "warnings": p.result.warnings,
+                }
+                for action_id, p in prepared
+            ],
+            skipped,
+        )
+
+    def for_event(self, workspace: Workspace, name: str) -> list[Container]:
+        """The workspace's campaigns whose `trigger_event` is `name`."""
+        return [
+            c
+            for c in self.containers.of_kind(workspace, "campaign")
+            if c.extra.get("trigger_event") == name
+        ]
