@@ -1,6 +1,6 @@
 """The click/open event log: durable before the redirect, drained by the writer.
 
-One protocol (`base.EventLog`), three implementations:
+One protocol (`base.EventLog`), implemented whole by each of three logs:
 
 * `FileEventLog` (`file`) — append-only segment files on local disk, the
   embedded default; concurrent appends are group-committed.
@@ -13,7 +13,7 @@ The event itself is `wire.encode_event`'s orjson dict.
 
 from __future__ import annotations
 
-from linktrack.adapters.eventlog.base import EventLog, EventLogError, new_event_id
+from linktrack.adapters.eventlog.base import EventLog, EventLogError, Then, new_event_id
 from linktrack.adapters.eventlog.file import (
     MAX_EVENT_BYTES,
     FileEventLog,
@@ -32,6 +32,7 @@ __all__ = [
     "FileLogStats",
     "MemoryEventLog",
     "RedisStreamEventLog",
+    "Then",
     "encode_event",
     "new_event_id",
     "parse_position",

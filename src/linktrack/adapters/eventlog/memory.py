@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from linktrack.adapters.eventlog.base import Then
+
 
 class MemoryEventLog:
     """An in-process list (tests, benchmarks): durable only as long as the process."""
@@ -15,6 +17,11 @@ class MemoryEventLog:
 
     async def append(self, event: bytes, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.append_sync(event)
+
+    def append_then(self, event: bytes, loop: asyncio.AbstractEventLoop, then: Then) -> None:
+        """Append now; `then(None)` runs in `loop`'s next turn, as the file log's would."""
+        self.append_sync(event)
+        loop.call_soon(then, None)
 
     def append_sync(self, event: bytes) -> None:
         with self._lock:
@@ -32,3 +39,6 @@ class MemoryEventLog:
 
     def ack(self, position: str) -> None:
         """Nothing to compact: positions are list indexes."""
+
+    def close(self) -> None:
+        """Nothing to release: the events live as long as the object."""

@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from linktrack.adapters.eventlog.base import settle
+from linktrack.adapters.eventlog.base import EventLogError, Then, settle
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,14 @@ class RedisStreamEventLog:
         if batcher.task is None or batcher.task.done():
             batcher.task = loop.create_task(self._drain(batcher))
         await fut
+
+    def append_then(self, event: bytes, loop: asyncio.AbstractEventLoop, then: Then) -> None:
+        """`append` in a task of its own, whose done-callback calls `then`."""
+
+        def done(task: asyncio.Task[None]) -> None:
+            then(EventLogError("append cancelled") if task.cancelled() else task.exception())
+
+        loop.create_task(self.append(event, loop)).add_done_callback(done)
 
     async def _drain(self, batcher: _Batcher) -> None:
         while batcher.pending:
@@ -191,4 +199,5 @@ class RedisStreamEventLog:
             await batcher.client.aclose()
 
     def close(self) -> None:
+        """Close the blocking connection (`aclose` closes a loop's asyncio one)."""
         self._redis.close()
