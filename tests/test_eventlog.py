@@ -1,4 +1,5 @@
-"""Event logs: framing, torn-tail recovery, group commit, segments, Redis consumer groups."""
+"""Event logs: framing, torn-tail recovery, group commit, segments, Redis consumer groups,
+and the one protocol every log keeps."""
 
 from __future__ import annotations
 
