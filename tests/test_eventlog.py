@@ -1,4 +1,5 @@
-"""Event logs: framing, torn-tail recovery, group commit, segments, Redis consumer groups."""
+"""Event logs: framing, torn-tail recovery, group commit, segments, Redis consumer groups,
+and the one protocol every log keeps."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
 from linktrack.adapters.eventlog import (
+    EventLog,
     EventLogError,
     FileEventLog,
     MemoryEventLog,
@@ -272,4 +274,109 @@ def test_redis_maxlen_trims_the_stream(redis_url: str, stream: str) -> None:
     client = redis.Redis.from_url(redis_url)
     assert client.xlen(stream) < 500
     client.close()
+    log.close()
+
+
+# ------------------------------------------------------- every log, one protocol
+
+
+@pytest.fixture(params=["file", "memory", "redis"])
+def any_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventLog]:
+    log: EventLog
+    if request.param == "file":
+        log = FileEventLog(tmp_path / "events")
+    elif request.param == "memory":
+        log = MemoryEventLog()
+    else:
+        redis_url = request.getfixturevalue("redis_url")
+        log = RedisStreamEventLog(redis_url, request.getfixturevalue("stream"), consumer="c1")
+    yield log
+    log.close()
+
+
+def _reader(log: EventLog) -> EventLog:
+    """Another reader of what `log` holds, as the writer would open it."""
+    if isinstance(log, FileEventLog):
+        return FileEventLog(log.dir, readonly=True)
+    if isinstance(log, RedisStreamEventLog):
+        return RedisStreamEventLog(log.url, log.stream, consumer="c2")
+    return log
+
+
+async def _release(log: EventLog) -> None:
+    """Close a Redis log's connection of the running loop (the others hold none)."""
+    if isinstance(log, RedisStreamEventLog):
+        await log.aclose()
+
+
+def test_append_then_calls_back_with_none_once_the_event_is_readable(any_log: EventLog) -> None:
+    seen: set[str] = set()
+    after: str | None = None
+    calls: list[tuple[str, BaseException | None, bool, int]] = []
+
+    def then_for(event_id: str) -> Callable[[BaseException | None], None]:
+        def then(error: BaseException | None) -> None:
+            nonlocal after
+            for position, event in any_log.read(after, 1000):
+                seen.add(orjson.loads(event)["id"])
+                after = position
+            if after is not None:
+                any_log.ack(after)
+            calls.append((event_id, error, event_id in seen, threading.get_ident()))
+
+        return then
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for turn in range(3):  # several appends in one loop turn, three times
+            for i in range(5):
+                any_log.append_then(_ev(turn * 10 + i), loop, then_for(f"e{turn * 10 + i}"))
+            assert len(calls) == turn * 5, "then ran before append_then returned"
+            for _ in range(1000):
+                if len(calls) == (turn + 1) * 5:
+                    break
+                await asyncio.sleep(0.005)
+        await _release(any_log)
+
+    asyncio.run(main())
+    wanted = [f"e{r * 10 + i}" for r in range(3) for i in range(5)]
+    assert sorted(c[0] for c in calls) == sorted(wanted)
+    assert all(error is None and readable for _, error, readable, _ in calls)
+    assert {c[3] for c in calls} == {threading.get_ident()}  # in the loop's thread
+
+
+def test_append_and_append_sync_are_readable_and_survive_close(any_log: EventLog) -> None:
+    any_log.append_sync(_ev(0))
+    thread = threading.Thread(target=any_log.append_sync, args=(_ev(1),))
+    thread.start()
+    thread.join()
+
+    async def main() -> None:
+        await any_log.append(_ev(2))
+        await _release(any_log)
+
+    asyncio.run(main())
+    any_log.close()
+    reader = _reader(any_log)
+    assert sorted(_ids(reader.read(None, 100))) == ["e0", "e1", "e2"]
+    reader.close()
+
+
+def test_redis_append_then_reports_a_failed_append(stream: str) -> None:
+    log = RedisStreamEventLog("redis://127.0.0.1:1/0", stream)  # nothing listens there
+    errors: list[BaseException | None] = []
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        def then(error: BaseException | None) -> None:
+            errors.append(error)
+            done.set()
+
+        log.append_then(_ev(0), asyncio.get_running_loop(), then)
+        await asyncio.wait_for(done.wait(), 30)
+        await log.aclose()
+
+    asyncio.run(main())
+    assert len(errors) == 1 and isinstance(errors[0], EventLogError)
     log.close()

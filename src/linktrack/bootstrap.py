@@ -133,8 +133,6 @@ class Services:
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Start background work: the event writer, delivery worker and key refresh."""
-        if hasattr(self.event_log, "start"):
-            self.event_log.start(loop)
         if self.config.embedded_workers:
             for name, target in self.background():
                 thread = threading.Thread(target=target, name=name, daemon=True)
@@ -166,8 +164,7 @@ class Services:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
-        if hasattr(self.event_log, "close"):
-            self.event_log.close()
+        self.event_log.close()
         self.engine.dispose()
 
 

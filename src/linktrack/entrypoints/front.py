@@ -97,17 +97,9 @@ class TrackingFront:
         self._counter = itertools.count()
         self.trust_proxy: bool = services.config.trust_proxy
         self.loop: asyncio.AbstractEventLoop | None = None  # set at lifespan startup
-        self.append_then: Callable[[bytes, asyncio.AbstractEventLoop, Then], None] = getattr(
-            self.log, "append_then", self._append_in_task
+        self.append_then: Callable[[bytes, asyncio.AbstractEventLoop, Then], None] = (
+            self.log.append_then
         )
-
-    def _append_in_task(self, event: bytes, loop: asyncio.AbstractEventLoop, then: Then) -> None:
-        """`append_then` for a log with only the coroutine (Redis): a task per click."""
-
-        def done(task: asyncio.Task[None]) -> None:
-            then(EventLogError("append cancelled") if task.cancelled() else task.exception())
-
-        loop.create_task(self.log.append(event, loop)).add_done_callback(done)
 
     # -- ASGI
 

@@ -1,16 +1,7 @@
-"""The click/open event log: durable before the redirect, drained by the writer.
+"""The embedded event log: append-only segment files on local disk.
 
-Two implementations of one protocol:
-
-* `FileEventLog` — append-only segment files on local disk (the embedded
-  default). Concurrent appends are group-committed: a flusher thread writes
-  every queued record and covers them all with one fdatasync.
-* `RedisStreamEventLog` — a Redis stream read through a consumer group (the
-  scale-out path: stateless tracking nodes append, consumers share the work).
-
-An event is an orjson-encoded dict: `id` (unique), `type` ('click'|'open'),
-`kid`, `d` (delivery id), `l` (link id or null), `p` (position), `h` (href),
-`ts` (float epoch), `ua`, `ip`, `m` (HTTP method), `src` ('link'|'sdk').
+Records are length+crc32 framed. Concurrent appends are group-committed: one
+write and one fdatasync cover every record queued for a commit.
 """
 
 from __future__ import annotations
@@ -19,78 +10,17 @@ import asyncio
 import fcntl
 import logging
 import os
-import secrets
 import struct
 import threading
-import time
-import weakref
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final
 
-import orjson
+from linktrack.adapters.eventlog.base import EventLogError, settle_one
 
 log = logging.getLogger(__name__)
-
-
-class EventLogError(RuntimeError):
-    """The log cannot take or give events (disk full, locked, Redis down)."""
-
-
-class EventLog(Protocol):
-    async def append(self, event: bytes, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Return only once the event is durable. `loop`: the running loop, if the caller
-        holds it (asyncio.get_running_loop costs a getpid system call per call)."""
-
-    def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
-        """Up to `limit` (position, event) pairs after `after`, in order."""
-
-    def ack(self, position: str) -> None:
-        """Everything up to `position` is safely stored; the log may let it go."""
-
-
-def new_event_id() -> str:
-    """A unique event id (24 hex characters, 96 random bits)."""
-    return secrets.token_hex(12)
-
-
-def encode_event(
-    type: str,
-    *,
-    kid: str | None,
-    delivery_id: str,
-    link_id: int | None = None,
-    position: int | None = None,
-    href: str = "",
-    ts: float | None = None,
-    ua: str = "",
-    ip: str | None = None,
-    method: str = "GET",
-    src: str = "link",
-    event_id: str | None = None,
-) -> bytes:
-    """The wire form of one click or open event."""
-    return orjson.dumps(
-        {
-            "id": event_id or new_event_id(),
-            "type": type,
-            "kid": kid,
-            "d": delivery_id,
-            "l": link_id,
-            "p": position,
-            "h": href,
-            "ts": time.time() if ts is None else ts,
-            "ua": ua,
-            "ip": ip,
-            "m": method,
-            "src": src,
-        }
-    )
-
-
-# --------------------------------------------------------------------- file log
 
 _HEADER: Final = struct.Struct("<II")  # payload length, crc32(payload)
 MAX_EVENT_BYTES: Final = 1 << 20
@@ -157,20 +87,6 @@ class _Batch:
         self.sync: list[_SyncWaiter] = []
         # A loop's turn batch: called in that loop's thread once the batch is on disk.
         self.calls: list[Callable[[BaseException | None], None]] = []
-
-
-def _settle_one(fut: asyncio.Future[None], error: BaseException | None) -> None:
-    if fut.done():  # the appender gave up (cancelled); nothing to tell it
-        return
-    if error is None:
-        fut.set_result(None)
-    else:
-        fut.set_exception(EventLogError(f"event log write failed: {error}"))
-
-
-def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for fut in futures:
-        _settle_one(fut, error)
 
 
 @dataclass
@@ -289,7 +205,7 @@ class FileEventLog:
     def append_future(self, event: bytes, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         """Queue the event; the future (of `loop`) completes once it is on disk."""
         fut = loop.create_future()
-        self.append_then(event, loop, lambda error: _settle_one(fut, error))
+        self.append_then(event, loop, lambda error: settle_one(fut, error))
         return fut
 
     def append_then(
@@ -479,213 +395,3 @@ class FileEventLog:
         os.close(self._fd)
         fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         os.close(self._lock_fd)
-
-
-# -------------------------------------------------------------------- redis log
-
-
-def _stream_id(position: str) -> tuple[int, int]:
-    ms, _, seq = position.partition("-")
-    return int(ms), int(seq or 0)
-
-
-@dataclass
-class _Batcher:
-    """Per-loop pipeline: appends queued during one XADD round trip share the next."""
-
-    client: Any
-    pending: list[tuple[bytes, asyncio.Future[None]]] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-
-class RedisStreamEventLog:
-    """Events in a Redis stream; `read` serves this consumer through a consumer group.
-
-    Durability is Redis's: run it with `appendonly yes` and `appendfsync
-    always` (or replicas and `wait_replicas`) for the "a 302 is never lost"
-    promise. The consumer group is the checkpoint: `read` ignores `after` and
-    returns first this consumer's unacknowledged entries (a retry after a failed
-    commit), then entries stuck at a dead consumer for `claim_idle_ms`, then new
-    ones; `ack` XACKs what was read up to a position.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        stream: str = "linktrack:events",
-        *,
-        group: str = "linktrack-writer",
-        consumer: str | None = None,
-        maxlen: int | None = None,
-        claim_idle_ms: int = 60_000,
-        block_ms: int | None = None,
-        wait_replicas: int = 0,
-    ) -> None:
-        import redis
-
-        self.url = url
-        self.stream = stream
-        self.group = group
-        self.consumer = consumer or f"{os.uname().nodename}-{os.getpid()}"
-        self.maxlen = maxlen
-        self.claim_idle_ms = claim_idle_ms
-        self.block_ms = block_ms
-        self.wait_replicas = wait_replicas
-        self._redis: Any = redis.Redis.from_url(url)
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._group_ready = False
-        self._unacked: list[str] = []
-        self._check_pending = True
-        self._last_claim = 0.0
-
-    # -- appending
-
-    async def append(self, event: bytes, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """XADD the event (batched with concurrent appends into one pipeline)."""
-        if loop is None:
-            loop = asyncio.get_running_loop()
-        batcher = self._batchers.get(loop)
-        if batcher is None:
-            import redis.asyncio
-
-            batcher = _Batcher(redis.asyncio.Redis.from_url(self.url))
-            self._batchers[loop] = batcher
-        fut: asyncio.Future[None] = loop.create_future()
-        batcher.pending.append((event, fut))
-        if batcher.task is None or batcher.task.done():
-            batcher.task = loop.create_task(self._drain(batcher))
-        await fut
-
-    async def _drain(self, batcher: _Batcher) -> None:
-        while batcher.pending:
-            batch, batcher.pending = batcher.pending, []
-            error: BaseException | None = None
-            try:
-                pipe = batcher.client.pipeline(transaction=False)
-                for event, _ in batch:
-                    pipe.xadd(self.stream, {"e": event}, maxlen=self.maxlen, approximate=True)
-                if self.wait_replicas:
-                    pipe.execute_command("WAIT", self.wait_replicas, 1000)
-                await pipe.execute()
-            except Exception as exc:
-                error = exc
-            _settle([fut for _, fut in batch], error)
-
-    def append_sync(self, event: bytes) -> None:
-        """Blocking XADD for threads without an event loop."""
-        self._redis.xadd(self.stream, {"e": event}, maxlen=self.maxlen, approximate=True)
-        if self.wait_replicas:
-            self._redis.execute_command("WAIT", self.wait_replicas, 1000)
-
-    # -- consuming
-
-    def _ensure_group(self) -> None:
-        if self._group_ready:
-            return
-        import redis
-
-        try:
-            # From id 0: events appended before the first consumer started count too.
-            self._redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._group_ready = True
-
-    def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
-        """Entries for this consumer: its pending ones, claimed stale ones, then new ones."""
-        del after  # the consumer group keeps the position
-        self._ensure_group()
-        entries: list[tuple[Any, Any]] = []
-        if self._check_pending or self._unacked:
-            # Handed out before and never acknowledged (a failed commit, or a
-            # restart under the same consumer name): these come first, again.
-            entries = self._xreadgroup("0", limit)
-            self._unacked = []
-            self._check_pending = bool(entries)
-        if not entries and time.monotonic() - self._last_claim > self.claim_idle_ms / 2000:
-            self._last_claim = time.monotonic()
-            claimed = self._redis.xautoclaim(
-                self.stream, self.group, self.consumer, self.claim_idle_ms, "0-0", count=limit
-            )
-            entries = list(claimed[1])
-        if not entries:
-            entries = self._xreadgroup(">", limit, self.block_ms)
-        out: list[tuple[str, bytes]] = []
-        gone: list[str] = []
-        for raw_id, fields in entries:
-            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-            payload = (fields or {}).get(b"e")
-            if payload is None:  # trimmed away (MAXLEN) before it was read
-                log.warning("stream entry %s has no event (trimmed?)", entry_id)
-                gone.append(entry_id)
-                continue
-            self._unacked.append(entry_id)
-            out.append((entry_id, bytes(payload)))
-        if gone:
-            self._redis.xack(self.stream, self.group, *gone)
-        return out
-
-    def _xreadgroup(self, start: str, limit: int, block: int | None = None) -> list[Any]:
-        resp = self._redis.xreadgroup(
-            self.group, self.consumer, {self.stream: start}, count=limit, block=block
-        )
-        if not resp:
-            return []
-        return list(resp[0][1])
-
-    def ack(self, position: str) -> None:
-        """XACK every entry read so far up to `position`."""
-        upto = _stream_id(position)
-        done = [i for i in self._unacked if _stream_id(i) <= upto]
-        if done:
-            self._redis.xack(self.stream, self.group, *done)
-            keep = set(done)
-            self._unacked = [i for i in self._unacked if i not in keep]
-
-    def pending_count(self) -> int:
-        """Entries delivered to some consumer of the group and not yet acknowledged."""
-        self._ensure_group()
-        return int(self._redis.xpending(self.stream, self.group)["pending"])
-
-    async def aclose(self) -> None:
-        """Close the asyncio connection of the running loop."""
-        batcher = self._batchers.pop(asyncio.get_running_loop(), None)
-        if batcher is not None:
-            await batcher.client.aclose()
-
-    def close(self) -> None:
-        self._redis.close()
-
-
-# ------------------------------------------------------------------ memory log
-
-
-class MemoryEventLog:
-    """An in-process list (tests, benchmarks): durable only as long as the process."""
-
-    def __init__(self) -> None:
-        self._events: list[bytes] = []
-        self._lock = threading.Lock()
-
-    async def append(self, event: bytes, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        self.append_sync(event)
-
-    def append_sync(self, event: bytes) -> None:
-        with self._lock:
-            self._events.append(event)
-
-    def extend(self, events: list[bytes]) -> None:
-        with self._lock:
-            self._events.extend(events)
-
-    def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
-        start = int(after) if after else 0
-        with self._lock:
-            chunk = self._events[start : start + limit]
-        return [(f"{start + i + 1:012d}", e) for i, e in enumerate(chunk)]
-
-    def ack(self, position: str) -> None:
-        """Nothing to compact: positions are list indexes."""
