@@ -28,9 +28,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from linktrack.adapters import store
-from linktrack.adapters.eventlog import MemoryEventLog, encode_event
+from linktrack.adapters.eventlog import MemoryEventLog
 from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.store.schema import clicks, deliveries, message_stats, people
+from linktrack.core.events import encode_event
 from linktrack.service.writer import Writer
 
 N_LINKS = 40

@@ -28,7 +28,8 @@ from linktrack.service.writer import Writer
 
 CHILD = r"""
 import asyncio, os, sys, time
-from linktrack.adapters.eventlog import FileEventLog, encode_event
+from linktrack.adapters.eventlog import FileEventLog
+from linktrack.core.events import encode_event
 
 directory, kid, deliveries, links, tag = sys.argv[1:6]
 deliveries, links = deliveries.split(","), [int(x) for x in links.split(",")]

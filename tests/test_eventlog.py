@@ -20,9 +20,9 @@ from linktrack.adapters.eventlog import (
     FileEventLog,
     MemoryEventLog,
     RedisStreamEventLog,
-    encode_event,
     parse_position,
 )
+from linktrack.core.events import encode_event
 
 
 def _ev(i: int) -> bytes:

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from linktrack.adapters import store
-from linktrack.adapters.eventlog import MemoryEventLog, encode_event
+from linktrack.adapters.eventlog import MemoryEventLog
 from linktrack.adapters.store import make_engine, migrate
 from linktrack.core import model
+from linktrack.core.events import encode_event
 from linktrack.service.writer import Writer
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from linktrack.adapters import store
-from linktrack.adapters.eventlog import MemoryEventLog, RedisStreamEventLog, encode_event
+from linktrack.adapters.eventlog import MemoryEventLog, RedisStreamEventLog
 from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.store.schema import (
     clicks,
@@ -30,6 +30,7 @@ from linktrack.adapters.store.schema import (
     opens,
 )
 from linktrack.core import model
+from linktrack.core.events import encode_event
 from linktrack.core.rollups import bucket_of
 from linktrack.service.writer import Writer
 

@@ -8,12 +8,12 @@ One protocol (`base.EventLog`), implemented whole by each of three logs:
   group, the scale-out path.
 * `MemoryEventLog` (`memory`) — an in-process list for tests and benchmarks.
 
-The event itself is `wire.encode_event`'s orjson dict.
+What is appended is an event's wire form (`linktrack.core.events`): bytes.
 """
 
 from __future__ import annotations
 
-from linktrack.adapters.eventlog.base import EventLog, EventLogError, Then, new_event_id
+from linktrack.adapters.eventlog.base import EventLog, EventLogError, Then
 from linktrack.adapters.eventlog.file import (
     MAX_EVENT_BYTES,
     FileEventLog,
@@ -22,7 +22,6 @@ from linktrack.adapters.eventlog.file import (
 )
 from linktrack.adapters.eventlog.memory import MemoryEventLog
 from linktrack.adapters.eventlog.redis import RedisStreamEventLog
-from linktrack.adapters.eventlog.wire import encode_event
 
 __all__ = [
     "MAX_EVENT_BYTES",
@@ -33,7 +32,5 @@ __all__ = [
     "MemoryEventLog",
     "RedisStreamEventLog",
     "Then",
-    "encode_event",
-    "new_event_id",
     "parse_position",
 ]

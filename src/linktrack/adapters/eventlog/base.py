@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Callable
 from typing import Protocol
 
@@ -41,11 +40,6 @@ class EventLog(Protocol):
 
     def close(self) -> None:
         """Commit what is queued and release the log's files or connections."""
-
-
-def new_event_id() -> str:
-    """A unique event id (24 hex characters, 96 random bits)."""
-    return secrets.token_hex(12)
 
 
 def settle_one(fut: asyncio.Future[None], error: BaseException | None) -> None:
