@@ -10,8 +10,8 @@ import pytest
 
 from linktrack.adapters import store
 from linktrack.adapters.store import make_engine, migrate
-from linktrack.adapters.transport import TransportError
-from linktrack.adapters.webhook import WebhookTransport, signature
+from linktrack.adapters.transports.base import TransportError
+from linktrack.adapters.transports.webhook import WebhookTransport, signature
 from linktrack.bootstrap import Config, transports
 from linktrack.core import model
 from linktrack.service.delivery import DeliveryWorker, webhook_transport

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 from linktrack.adapters import eventlog, store
 from linktrack.adapters.eventlog import EventLog
-from linktrack.adapters.smtp import SmtpTransport
-from linktrack.adapters.webhook import WebhookTransport
+from linktrack.adapters.transports.smtp import SmtpTransport
+from linktrack.adapters.transports.webhook import WebhookTransport
 from linktrack.core.model import NewWorkspace
 from linktrack.service.bulk_sends import BulkSends
 from linktrack.service.campaigns import Campaigns

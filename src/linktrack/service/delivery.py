@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from linktrack.adapters import store
-from linktrack.adapters.smtp import OutgoingEmail
-from linktrack.adapters.transport import TransportError
-from linktrack.adapters.webhook import WebhookTransport
+from linktrack.adapters.transports.base import TransportError
+from linktrack.adapters.transports.smtp import OutgoingEmail, SmtpTransport
+from linktrack.adapters.transports.webhook import WebhookTransport
 from linktrack.core.model import Delivery
 
 log = logging.getLogger("linktrack.delivery")
@@ -85,12 +85,12 @@ class DeliveryWorker:
                 stop.wait(interval)
 
 
-def email_transport(smtp: object) -> Transport:
+def email_transport(smtp: SmtpTransport) -> Transport:
     """Adapt an SmtpTransport to deliveries."""
 
     def send(delivery: Delivery) -> None:
         sender = str(delivery.settings.get("from") or "linktrack@localhost")
-        smtp.send(  # type: ignore[attr-defined]
+        smtp.send(
             OutgoingEmail(
                 delivery_id=delivery.id,
                 sender=sender,

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
-from linktrack.adapters.transport import TransportError as TransportError
+from linktrack.adapters.transports.base import TransportError
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from linktrack.adapters.transport import TransportError
+from linktrack.adapters.transports.base import TransportError
 
 SIGNATURE_HEADER = "x-linktrack-signature"
 TIMESTAMP_HEADER = "x-linktrack-timestamp"
