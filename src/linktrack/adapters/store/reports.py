@@ -150,6 +150,38 @@ def _month_end(start: int) -> int:
     return int(dt.datetime(months // 12, months % 12 + 1, 1, tzinfo=dt.UTC).timestamp())
 
 
+def _bucket_query(
+    message_ids: Sequence[int], period: Period, starts: list[int], unique: bool
+) -> sa.Select[Any]:
+    """(link id, bucket index, total, human, machine) rows of the buckets from starts[0]."""
+    first = starts[0]
+    if period == "months":
+        # Months are not of one width: group by day in SQL (a few rows per
+        # link), then place each day in its month (link_series).
+        width, end = _DAY, _month_end(starts[-1])
+    else:
+        width = _WIDTH[period]
+        end = starts[-1] + width
+    b = link_buckets.c
+    columns: list[sa.ColumnElement[Any]]
+    if unique:
+        columns = [b.uniques, b.human_uniques, b.machine_uniques]
+    else:
+        columns = [b.clicks, b.human_clicks, b.clicks - b.human_clicks]
+    where = (b.message_id.in_(list(message_ids)), b.bucket_start >= first, b.bucket_start < end)
+    if period == "hours":
+        # Rows are already hourly and (bucket, link) is unique (a link belongs
+        # to one message): read them in key order, no grouping or sorting.
+        index: sa.ColumnElement[Any] = (b.bucket_start - first) // width
+        return sa.select(b.link_id, index, *columns).where(*where)
+    index = ((b.bucket_start - first) // width).label("i")
+    return (
+        sa.select(b.link_id, index, *(sa.func.sum(c) for c in columns))
+        .where(*where)
+        .group_by(b.link_id, index)
+    )
+
+
 def link_series(
     conn: Connection,
     message_ids: Sequence[int],
@@ -167,34 +199,7 @@ def link_series(
     if steps < 1:
         raise ValueError("steps must be at least 1")
     starts = bucket_starts(period, steps, now)
-    first = starts[0]
-    if period == "months":
-        # Months are not of one width: group by day in SQL (a few rows per
-        # link), then place each day in its month here.
-        width, end = _DAY, _month_end(starts[-1])
-    else:
-        width = _WIDTH[period]
-        end = starts[-1] + width
-    b = link_buckets.c
-    columns: list[sa.ColumnElement[Any]]
-    if unique:
-        columns = [b.uniques, b.human_uniques, b.machine_uniques]
-    else:
-        columns = [b.clicks, b.human_clicks, b.clicks - b.human_clicks]
-    where = (b.message_id.in_(list(message_ids)), b.bucket_start >= first, b.bucket_start < end)
-    if period == "hours":
-        # Rows are already hourly and (bucket, link) is unique (a link belongs
-        # to one message): read them in key order, no grouping or sorting.
-        index: sa.ColumnElement[Any] = (b.bucket_start - first) // width
-        query = sa.select(b.link_id, index, *columns).where(*where)
-    else:
-        index = ((b.bucket_start - first) // width).label("i")
-        query = (
-            sa.select(b.link_id, index, *(sa.func.sum(c) for c in columns))
-            .where(*where)
-            .group_by(b.link_id, index)
-        )
-    rows = conn.execute(query).all()
+    rows = conn.execute(_bucket_query(message_ids, period, starts, unique)).all()
     series: dict[int, tuple[list[int], list[int], list[int]]] = {}
     hrefs: dict[int, str] = {}
     for link_id, href in conn.execute(
@@ -206,7 +211,7 @@ def link_series(
         hrefs[link_id] = href
     for link_id, i, total, human, machine in rows:
         if period == "months":
-            i = bisect.bisect_right(starts, first + int(i) * _DAY) - 1
+            i = bisect.bisect_right(starts, starts[0] + int(i) * _DAY) - 1
         i = int(i)
         if link_id not in series or not 0 <= i < steps:
             continue
