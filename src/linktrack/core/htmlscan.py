@@ -294,6 +294,34 @@ def _text_end(source: str, name: str, pos: int) -> int:
     return -1 if m is None else m.start()
 
 
+def _end_tag(source: str, pos: int, out: list[StartTag | Comment]) -> int:
+    """Past `</…` at `pos` (a bogus comment goes to `out`); -1 at the end of input."""
+    after = source[pos + 2 : pos + 3]
+    if after.isascii() and after.isalpha():
+        e = _END_TAG.match(source, pos)
+        return -1 if e is None else e.end()
+    if after == ">":
+        return pos + 3
+    if not after:
+        return -1
+    out.append(_bogus(source, pos, pos + 2))
+    return out[-1].end
+
+
+def _markup_declaration(source: str, pos: int, out: list[StartTag | Comment]) -> int:
+    """Past `<!…` at `pos` (comments go to `out`); -1 at the end of input."""
+    if source.startswith("--", pos + 2):
+        data_end, end = _comment_end(source, pos + 4)
+        out.append(Comment(pos, end, pos + 4, data_end))
+        return end
+    if _DOCTYPE.match(source, pos):
+        gt = source.find(">", pos)
+        return -1 if gt < 0 else gt + 1
+    # Includes <![CDATA[, which is a bogus comment in HTML content.
+    out.append(_bogus(source, pos, pos + 2))
+    return out[-1].end
+
+
 def scan(
     source: str, names: frozenset[str] | None = None, *, rawtext: bool = True
 ) -> list[StartTag | Comment]:
@@ -329,32 +357,13 @@ def scan(
                 if pos < 0:
                     return out
         elif nxt == "/":
-            after = source[pos + 2 : pos + 3]
-            if after.isascii() and after.isalpha():
-                e = _END_TAG.match(source, pos)
-                if e is None:
-                    return out
-                pos = e.end()
-            elif after == ">":
-                pos += 3
-            elif not after:
+            pos = _end_tag(source, pos, out)
+            if pos < 0:
                 return out
-            else:
-                out.append(_bogus(source, pos, pos + 2))
-                pos = out[-1].end
         elif nxt == "!":
-            if source.startswith("--", pos + 2):
-                data_end, end = _comment_end(source, pos + 4)
-                out.append(Comment(pos, end, pos + 4, data_end))
-                pos = end
-            elif _DOCTYPE.match(source, pos):
-                gt = source.find(">", pos)
-                if gt < 0:
-                    return out
-                pos = gt + 1
-            else:  # includes <![CDATA[, which is a bogus comment in HTML content
-                out.append(_bogus(source, pos, pos + 2))
-                pos = out[-1].end
+            pos = _markup_declaration(source, pos, out)
+            if pos < 0:
+                return out
         elif nxt == "?":
             out.append(_bogus(source, pos, pos + 1))
             pos = out[-1].end
