@@ -30,7 +30,7 @@ from linktrack.core.templating import TemplateError, compile_liquid
 from linktrack.entrypoints import api_channels, api_kinds
 from linktrack.entrypoints.openapi import OPENAPI
 from linktrack.service.containers import content_view, parse_content
-from linktrack.service.sending import parse_send
+from linktrack.service.send_requests import parse_send
 
 Handler = Callable[[Request], Awaitable[Response]]
 _PERIODS = ("hours", "days", "weeks", "months")

@@ -14,7 +14,8 @@ from linktrack.adapters import store
 from linktrack.core.errors import InputError, InvalidValueError, reject_unknown, require_object
 from linktrack.core.model import Container, Identifier, Workspace, parse_identifier
 from linktrack.service.containers import Containers, scope_of
-from linktrack.service.sending import Prepared, Sender, parse_identifiers
+from linktrack.service.send_requests import parse_identifiers
+from linktrack.service.sending import Prepared, Sender
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,101 @@
+"""A send request: Customer.io's `/v1/send/{channel}` fields, validated.
+
+Every problem is an InputError naming the field, raised before anything is
+written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from linktrack.core.compose import Channel
+from linktrack.core.errors import InputError
+from linktrack.core.model import IDENTIFIER_KINDS, IdentifierKind
+
+
+@dataclass(slots=True)
+class SendRequest:
+    """A validated send call (Customer.io's /v1/send/* fields)."""
+
+    channel: Channel
+    identifiers: tuple[IdentifierKind, str]
+    to: str | None = None
+    transactional_message_id: int | None = None
+    subject: str | None = None
+    body: str | None = None
+    body_plain: str | None = None
+    from_addr: str | None = None
+    message_data: dict[str, Any] = field(default_factory=dict)
+    tracked: bool = True
+    disable_message_retention: bool = False
+    send_to_unsubscribed: bool = True
+    # Push only: the tap target (Liquid; `cio_link` tracks it), image and app data.
+    link: str | None = None
+    image_url: str | None = None
+    custom_data: dict[str, Any] = field(default_factory=dict)
+
+
+def _typed(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
+    value = data.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise InputError(f"{name} must be {what}")
+    return value
+
+
+def parse_identifiers(idents: Any) -> tuple[IdentifierKind, str]:
+    """`{"id"|"email"|"cio_id": value}`, exactly one, as (kind, value)."""
+    if not isinstance(idents, dict) or len(idents) != 1:
+        raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
+    ((kind, value),) = idents.items()
+    if kind not in IDENTIFIER_KINDS or not isinstance(value, str | int) or value == "":
+        raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
+    return kind, str(value)
+
+
+def parse_send(data: Any, channel: Channel) -> SendRequest:
+    """Validate a send request body; every problem is an InputError naming the field."""
+    if not isinstance(data, dict):
+        raise InputError("request body must be a JSON object")
+    kind, value = parse_identifiers(data.get("identifiers"))
+    message_id = data.get("transactional_message_id")
+    if message_id is not None:
+        if isinstance(message_id, str) and message_id.isdigit():
+            message_id = int(message_id)
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise InputError("transactional_message_id must be an integer id")
+    body = _typed(data, "body", str, "a string")
+    subject = _typed(data, "subject", str, "a string")
+    if channel == "push":
+        # Customer.io's push fields: `title` and `message` name the subject and body.
+        body = body or _typed(data, "message", str, "a string")
+        subject = subject or _typed(data, "title", str, "a string")
+    if message_id is None and not body:
+        raise InputError("give transactional_message_id or a body")
+    message_data = _typed(data, "message_data", dict, "an object") or {}
+    for flag in ("tracked", "disable_message_retention", "send_to_unsubscribed"):
+        _typed(data, flag, bool, "true or false")
+    return SendRequest(
+        channel=channel,
+        identifiers=(kind, value),
+        to=_typed(data, "to", str, "a string"),
+        transactional_message_id=message_id,
+        subject=subject,
+        body=body,
+        body_plain=_typed(data, "body_plain", str, "a string"),
+        from_addr=_typed(data, "from", str, "a string"),
+        message_data=message_data,
+        tracked=data.get("tracked", True),
+        disable_message_retention=data.get("disable_message_retention", False),
+        send_to_unsubscribed=data.get("send_to_unsubscribed", True),
+        **(_push_fields(data) if channel == "push" else {}),
+    )
+
+
+def _push_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "link": _typed(data, "link", str, "a string"),
+        "image_url": _typed(data, "image_url", str, "a string"),
+        "custom_data": _typed(data, "custom_data", dict, "an object") or {},
+    }
