@@ -18,16 +18,19 @@ from typing import Any, Literal, NamedTuple, Protocol
 import orjson
 from liquid import BoundTemplate
 
-from linktrack.core import cio_link_tag, htmlscan, textlinks
-from linktrack.core.href_tag import HrefRun, current_run
-from linktrack.core.settings import TrackingSettings
-from linktrack.core.templating import (
+from linktrack.core import htmlscan, textlinks
+from linktrack.core.liquid import (
+    HrefHooks,
+    LinkHook,
     OutputWatch,
     compile_liquid,
     compiled_value,
+    current_href_hooks,
+    current_link_hook,
     current_watch,
     render_liquid,
 )
+from linktrack.core.settings import TrackingSettings
 from linktrack.core.tokens import DeliverySigner, Signer
 from linktrack.core.urls import UrlKind, add_params, classify, looks_secret
 
@@ -216,7 +219,7 @@ class Tracking:
     def open_url(self) -> str:
         return self._base + self.signer.open_path(self.delivery_id)
 
-    def fenced_cio_link(self, markers: _Markers) -> cio_link_tag.LinkHook:
+    def fenced_cio_link(self, markers: _Markers) -> LinkHook:
         """`cio_link` for a text part: fenced so the text rewriter does not track it again."""
 
         def hook(key: str, url: str, track: bool, url_params: bool) -> str:
@@ -252,7 +255,7 @@ class _Anchor:
     is_a: bool = True  # an <a> (not an Outlook VML shape)
 
 
-class _Run(HrefRun):
+class _Run(HrefHooks):
     """One render's link tracking: the hot path, one call per href.
 
     One dict lookup finds everything that is the same for every recipient of a
@@ -434,7 +437,7 @@ class Template:
     def _tagged_html(self, source: str) -> str:
         """The source with each href value in a `linktrack_href` block and the pixel tag.
 
-        Rendering it writes the finished message in one pass (see href_tag.py).
+        Rendering it writes the finished message in one pass (see core/liquid/href.py).
         """
         ends = [m.start() for m in _BODY_END.finditer(source)]
         body_end = ends[-1] if ends else len(source)
@@ -502,13 +505,13 @@ class Template:
             rendered = self._marked
         else:
             hook = tracking.cio_link if self.kind == "html" else tracking.fenced_cio_link(self._m)
-            token = cio_link_tag.current_link_hook.set(hook)
+            token = current_link_hook.set(hook)
             self._watch = OutputWatch()
             watch_token = current_watch.set(self._watch)
             try:
                 rendered = render_liquid(self._compiled, tracking.scope, self.what)
             finally:
-                cio_link_tag.current_link_hook.reset(token)
+                current_link_hook.reset(token)
                 current_watch.reset(watch_token)
         if self.kind == "html":
             return self._rewrite_html(rendered, tracking)
@@ -521,16 +524,16 @@ class Template:
         found, warned = len(tracking.found), len(tracking.warnings)
         watch = OutputWatch()
         tokens = (
-            cio_link_tag.current_link_hook.set(tracking.cio_link),
+            current_link_hook.set(tracking.cio_link),
             current_watch.set(watch),
-            current_run.set(_Run(self, tracking, track_links)),
+            current_href_hooks.set(_Run(self, tracking, track_links)),
         )
         try:
             rendered = render_liquid(self._fast, tracking.scope, self.what)
         finally:
-            cio_link_tag.current_link_hook.reset(tokens[0])
+            current_link_hook.reset(tokens[0])
             current_watch.reset(tokens[1])
-            current_run.reset(tokens[2])
+            current_href_hooks.reset(tokens[2])
         if track_links and watch.anchors:
             # Liquid output wrote anchors the template did not have: take the
             # marker path, which scans the rendered HTML, and forget this pass.

@@ -23,8 +23,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from linktrack.adapters.store import metrics, repo
+from linktrack.core.liquid import TemplateError, compile_liquid
 from linktrack.core.settings import SettingsError, TrackingSettings
-from linktrack.core.templating import TemplateError, compile_liquid
 from linktrack.entrypoints import api_channels, api_kinds
 from linktrack.entrypoints.openapi import OPENAPI
 from linktrack.service.errors import InputError

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from linktrack.adapters.store import kinds as store
 from linktrack.adapters.store import repo
-from linktrack.core.templating import TemplateError, compile_liquid
+from linktrack.core.liquid import TemplateError, compile_liquid
 from linktrack.service.errors import InputError, Unprocessable
 from linktrack.service.sending import Prepared, Sender, SendRequest, parse_identifiers
 

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from linktrack.adapters.store import repo
 from linktrack.core.compose import Channel, Composed, LinkTable, Message, Tracking
+from linktrack.core.liquid import TemplateError
 from linktrack.core.settings import SettingsError, TrackingSettings
-from linktrack.core.templating import TemplateError
 from linktrack.service.errors import InputError, Unprocessable
 from linktrack.service.keys import KeyStore
 from linktrack.service.shortlinks import ShortLinks
