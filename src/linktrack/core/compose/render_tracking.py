@@ -8,6 +8,7 @@ into prebuilt payload JSON and signed.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import orjson
 
@@ -21,8 +22,40 @@ from linktrack.core.urls import UrlKind, classify, looks_secret
 
 _TRACK, _NO_PROTOCOL, _LEAVE = 0, 1, 2
 _POSITION_ENDS = [b"%d}" % position for position in range(512)]
-# (code, url, destination head, tail, link key, link_id, looks secret, JSON head, JSON tail)
-_Plan = tuple[int, str, str, str, str, int, bool, bytes, bytes]
+
+
+class LinkPlan(NamedTuple):
+    """What an href becomes, apart from the recipient's id, the delivery and the position."""
+
+    code: int  # _TRACK; _NO_PROTOCOL or _LEAVE: left as it is
+    url: str  # the URL the href means, decoded
+    head: str  # the destination up to the recipient's `_cio_id` value (all of it without one)
+    tail: str  # the destination after the `_cio_id` value
+    key: str  # the link's identity key
+    link_id: int
+    secret: bool  # the URL looks like it carries a secret
+    json_head: bytes  # the payload JSON up to the recipient's id (without one: to the position)
+    json_tail: bytes  # the payload JSON from the recipient's id to the position
+
+    @staticmethod
+    def of(raw: str, anchor: Anchor, tracking: Tracking) -> LinkPlan:
+        """The plan of href value `raw` of `anchor`, for this delivery's link table and settings."""
+        url, kind, head, tail, secret = _href_plan(
+            raw, () if anchor.no_params else tracking.params, tracking.with_cio_id
+        )
+        if kind is not UrlKind.TRACKED:
+            code = _NO_PROTOCOL if kind is UrlKind.NO_PROTOCOL else _LEAVE
+            return LinkPlan(code, url, "", "", "", 0, False, b"", b"")
+        key = anchor.key or f"url:{url}"
+        link_id = tracking.links.link_id(key, url, anchor.tag)
+        # The payload's JSON around the recipient's id and the position, prebuilt.
+        if tracking.with_cio_id:
+            json_head = b'"h":' + orjson.dumps(head)[:-1]
+            json_tail = orjson.dumps(tail)[1:] + b',"l":%d,"p":' % link_id
+        else:
+            json_head = b'"h":' + orjson.dumps(head) + b',"l":%d,"p":' % link_id
+            json_tail = b""
+        return LinkPlan(_TRACK, url, head, tail, key, link_id, secret, json_head, json_tail)
 
 
 class RenderTracking(HrefHooks):
@@ -36,7 +69,7 @@ class RenderTracking(HrefHooks):
     def __init__(
         self,
         anchors: list[Anchor],
-        plans: list[dict[str, _Plan]],
+        plans: list[dict[str, LinkPlan]],
         tracking: Tracking,
         track_links: bool,
     ) -> None:
@@ -69,7 +102,7 @@ class RenderTracking(HrefHooks):
         cost of a literal message (measured: ~8 us less per 40-link message).
         """
         plans = self._plans
-        plan_of = plan_link
+        plan_of = LinkPlan.of
         tracking = self._tracking
         sign = self._sign
         cio_id, cio_json, with_cio_id = self._cio_id, self._cio_json, self._with_cio_id
@@ -128,9 +161,9 @@ class RenderTracking(HrefHooks):
             cache = self._plans[anchor.index]
             plan = cache.get(raw)
             if plan is None:
-                plan = cache[raw] = plan_link(raw, anchor, tracking)
+                plan = cache[raw] = LinkPlan.of(raw, anchor, tracking)
         else:
-            plan = plan_link(raw, anchor, tracking)
+            plan = LinkPlan.of(raw, anchor, tracking)
         code, url, head, tail, key, link_id, secret, json_head, json_tail = plan
         if code:
             if code == _NO_PROTOCOL:
@@ -152,26 +185,6 @@ class RenderTracking(HrefHooks):
             tracking.warn_secret(url)
         # A tracked URL is base64url, hex and a validated domain: no escaping needed.
         return tracked
-
-
-def plan_link(raw: str, anchor: Anchor, tracking: Tracking) -> _Plan:
-    """What an href becomes, apart from the recipient's id, delivery and position."""
-    url, kind, head, tail, secret = _href_plan(
-        raw, () if anchor.no_params else tracking.params, tracking.with_cio_id
-    )
-    if kind is not UrlKind.TRACKED:
-        code = _NO_PROTOCOL if kind is UrlKind.NO_PROTOCOL else _LEAVE
-        return code, url, "", "", "", 0, False, b"", b""
-    key = anchor.key or f"url:{url}"
-    link_id = tracking.links.link_id(key, url, anchor.tag)
-    # The payload's JSON around the recipient's id and the position, prebuilt.
-    if tracking.with_cio_id:
-        json_head = b'"h":' + orjson.dumps(head)[:-1]
-        json_tail = orjson.dumps(tail)[1:] + b',"l":%d,"p":' % link_id
-    else:
-        json_head = b'"h":' + orjson.dumps(head) + b',"l":%d,"p":' % link_id
-        json_tail = b""
-    return _TRACK, url, head, tail, key, link_id, secret, json_head, json_tail
 
 
 @lru_cache(maxsize=65536)

@@ -17,7 +17,7 @@ from linktrack.core import htmlscan, textlinks
 from linktrack.core.compose.anchors import Anchor, anchor_of, mark_html, mark_text, tagged_html
 from linktrack.core.compose.markers import Markers, split_done, strip_markers
 from linktrack.core.compose.pixel import with_pixel
-from linktrack.core.compose.render_tracking import RenderTracking, _Plan
+from linktrack.core.compose.render_tracking import LinkPlan, RenderTracking
 from linktrack.core.compose.tracking import Tracking
 from linktrack.core.liquid import (
     OutputWatch,
@@ -44,7 +44,7 @@ class Template:
         self.liquid = liquid
         self.what = what
         self._plan_cache: dict[
-            tuple[object, tuple[tuple[str, str], ...], bool], list[dict[str, _Plan]]
+            tuple[object, tuple[tuple[str, str], ...], bool], list[dict[str, LinkPlan]]
         ] = {}
         spans: list[tuple[int, int]] = []
         if kind == "html":
@@ -167,7 +167,7 @@ class Template:
     def _render_tracking(self, tracking: Tracking, track_links: bool) -> RenderTracking:
         return RenderTracking(self._anchors, self._plans_for(tracking), tracking, track_links)
 
-    def _plans_for(self, tracking: Tracking) -> list[dict[str, _Plan]]:
+    def _plans_for(self, tracking: Tracking) -> list[dict[str, LinkPlan]]:
         """Per-anchor memo of link plans, for one link table and one parameter set."""
         config = (tracking.links, tracking.params, tracking.with_cio_id)
         plans = self._plan_cache.get(config)
