@@ -1,8 +1,4 @@
-"""A template's links, found in its source: each href value marked with its identity.
-
-Links are identified in the *source*, so a personalised `href="{{trigger.url}}"`
-is one link for every recipient.
-"""
+"""A template's links, found in its source: each href value marked, with its identity."""
 
 from __future__ import annotations
 

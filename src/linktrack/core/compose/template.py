@@ -1,10 +1,4 @@
-"""A message part (HTML or text): prepared once, then rendered and tracked per recipient.
-
-Prepared once: its links are found in the source and each href value is wrapped
-in invisible markers (`anchors`). Per recipient, Liquid renders it and the
-markers (or the `linktrack_href` tags) tell exactly which spans to replace;
-everything else in the output is left byte for byte as rendered.
-"""
+"""A message part (HTML or text): prepared once, rendered and tracked per recipient."""
 
 from __future__ import annotations
 
