@@ -8,8 +8,8 @@ import pytest
 
 from helpers import KEYS, compose, decode, tracking
 from linktrack.core.compose import MemoryLinkTable, Message
+from linktrack.core.liquid import TemplateError
 from linktrack.core.settings import SettingsError, TrackingSettings
-from linktrack.core.templating import TemplateError
 from linktrack.core.tokens import split_path
 
 TRACKED = re.compile(r"https://t\.example\.com/e/c/[A-Za-z0-9_\-]+/[0-9a-f]{64}")

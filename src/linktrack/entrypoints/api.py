@@ -25,8 +25,8 @@ from starlette.routing import Route
 from linktrack.adapters import store
 from linktrack.core import model
 from linktrack.core.errors import InputError, StoreError
+from linktrack.core.liquid import TemplateError, compile_liquid
 from linktrack.core.settings import SettingsError, TrackingSettings
-from linktrack.core.templating import TemplateError, compile_liquid
 from linktrack.entrypoints import api_channels, api_kinds
 from linktrack.entrypoints.openapi import OPENAPI
 from linktrack.service.containers import content_view, parse_content

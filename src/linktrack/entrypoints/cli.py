@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from linktrack.core.compose import MemoryLinkTable, Message, Tracking
+from linktrack.core.liquid import TemplateError
 from linktrack.core.settings import SettingsError, TrackingSettings
-from linktrack.core.templating import TemplateError
 from linktrack.core.tokens import KeyRing, SigningKey, TokenError, split_path
 
 DEV_SECRET = "linktrack-dev-secret-do-not-use-in-production"

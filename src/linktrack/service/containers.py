@@ -16,8 +16,8 @@ from typing import Any, Final
 
 from linktrack.adapters import store
 from linktrack.core.errors import InputError, NotFoundError, reject_unknown, require_object
+from linktrack.core.liquid import TemplateError, compile_liquid
 from linktrack.core.model import CHANNELS, Container, Message, SendJob, Workspace
-from linktrack.core.templating import TemplateError, compile_liquid
 
 MAX_ACTIONS: Final = 50  # actions of a campaign or broadcast, contents of a newsletter
 _CONTENT_FIELDS: Final = ("name", "channel", "subject", "body", "body_plain", "from", "tracked")

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from linktrack.core.compose import Channel
 from linktrack.core.errors import InputError
-from linktrack.core.model import IDENTIFIER_KINDS, IdentifierKind
+from linktrack.core.model import IDENTIFIER_KINDS, Channel, IdentifierKind
 
 
 @dataclass(slots=True)

@@ -11,10 +11,11 @@ from typing import Any
 from linktrack.adapters import store
 from linktrack.adapters.store import Connection
 from linktrack.core import model
-from linktrack.core.compose import Channel, Composed, LinkTable, Message, Tracking
+from linktrack.core.compose import Composed, LinkTable, Message, Tracking
 from linktrack.core.errors import InputError, NotFoundError, Unprocessable
+from linktrack.core.liquid import TemplateError
+from linktrack.core.model import Channel
 from linktrack.core.settings import SettingsError, TrackingSettings
-from linktrack.core.templating import TemplateError
 from linktrack.service.keys import KeyStore
 from linktrack.service.send_requests import SendRequest
 from linktrack.service.shortlinks import ShortLinks

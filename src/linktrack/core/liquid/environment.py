@@ -12,10 +12,8 @@ from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
 from liquid.exceptions import LiquidError
 from liquid.stringify import to_liquid_string
 
-from linktrack.core.cio_link_tag import CioLinkTag
-from linktrack.core.href_tag import HrefTag, PixelTag
-
-SCOPES = ("customer", "trigger", "event", "campaign", "message")
+from linktrack.core.liquid.cio_link import CioLinkTag
+from linktrack.core.liquid.href import HrefTag, PixelTag
 
 
 class TemplateError(ValueError):
@@ -55,16 +53,10 @@ class WatchedOutputNode(OutputNode):
         return _write(self, context, buffer, await self.expression.evaluate_async(context))
 
 
-class WatchedEchoNode(EchoNode):
-    """`{% echo %}`, watched the same way."""
+class WatchedEchoNode(WatchedOutputNode, EchoNode):
+    """`{% echo %}`, watched the same way: WatchedOutputNode renders, EchoNode prints the source."""
 
     __slots__ = ()
-
-    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
-        return _write(self, context, buffer, self.expression.evaluate(context))
-
-    async def render_to_output_async(self, context: RenderContext, buffer: TextIO) -> int:
-        return _write(self, context, buffer, await self.expression.evaluate_async(context))
 
 
 class WatchedOutput(Output):

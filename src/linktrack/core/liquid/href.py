@@ -30,14 +30,14 @@ TAG_PIXEL = sys.intern("linktrack_pixel")
 _END = frozenset((TAG_ENDHREF,))
 
 
-class HrefRun:
+class HrefHooks:
     """What a render needs from the pipeline: the tracked value of href n, the pixel."""
 
     href: Callable[[int, str], str]
     pixel: Callable[[], str]
 
 
-current_run: ContextVar[HrefRun | None] = ContextVar("linktrack_href_run", default=None)
+current_href_hooks: ContextVar[HrefHooks | None] = ContextVar("linktrack_href_hooks", default=None)
 
 
 class HrefNode(Node):
@@ -55,8 +55,8 @@ class HrefNode(Node):
         return f"{{% linktrack_href {self.index} %}}{self.block}{{% endlinktrack_href %}}"
 
     def _finish(self, buffer: TextIO, value: str) -> int:
-        run = current_run.get()
-        return buffer.write(run.href(self.index, value) if run is not None else value)
+        hooks = current_href_hooks.get()
+        return buffer.write(hooks.href(self.index, value) if hooks is not None else value)
 
     def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
         buf = context.get_buffer(buffer)
@@ -109,8 +109,8 @@ class PixelNode(Node):
         return "{% linktrack_pixel %}"
 
     def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
-        run = current_run.get()
-        return buffer.write(run.pixel()) if run is not None else 0
+        hooks = current_href_hooks.get()
+        return buffer.write(hooks.pixel()) if hooks is not None else 0
 
 
 class PixelTag(Tag):
