@@ -8,6 +8,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -582,3 +583,30 @@ def test_the_click_ip_comes_from_the_proxy_header_or_the_socket_peer(
         orjson.dumps({"id": "e1", "type": "click", "d": "d1", "ts": 1.0, "h": "https://x", **fields})
     )
     assert event is not None and event.ip == ip
+
+
+def test_a_checkpoint_of_another_kind_of_log_is_a_clear_error_not_a_wedge(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from linktrack.adapters.eventlog import EventLogError, FileEventLog
+    from linktrack.bootstrap import Config, build
+
+    # A store a Redis-mode writer drained (its checkpoint is a stream id), then
+    # opened with the file log.
+    redis_writer = Writer(engine, MemoryEventLog())
+    redis_writer.reset_checkpoint("1796182495672-44")
+    log = FileEventLog(tmp_path / "events")
+    try:
+        with pytest.raises(EventLogError, match="written by another kind of log"):
+            Writer(engine, log).check_checkpoint()
+        Writer(engine, log, "fresh").check_checkpoint()  # no checkpoint yet: fine
+    finally:
+        log.close()
+    # A Redis-mode writer keeps its own checkpoint, so the file log's is never a stream id.
+    url = engine.url.render_as_string(hide_password=False)
+    services = build(Config(db_url=url, data_dir=tmp_path / "d", event_log="file"))
+    try:
+        with pytest.raises(EventLogError, match="LINKTRACK_EVENT_LOG=redis"):
+            services.background()
+    finally:
+        services.stop()

@@ -144,7 +144,11 @@ class Services:
 
     def background(self) -> list[tuple[str, Callable[[], None]]]:
         """(name, callable(stop)) pairs: what `linktrack consume` runs standalone."""
-        writer = Writer(self.engine, self.event_log)
+        # Each kind of log keeps its own checkpoint: one's position means nothing to the other.
+        kind = self.config.event_log
+        consumer = "writer" if kind == "file" else f"writer:{kind}"
+        writer = Writer(self.engine, self.event_log, consumer)
+        writer.check_checkpoint()
         worker = DeliveryWorker(
             self.engine, transports(self.config), backoff=self.config.delivery_backoff
         )

@@ -133,6 +133,11 @@ class Writer:
         """This consumer's saved log position (None: from the start)."""
         return store.checkpoint(self.engine, self.consumer)
 
+    def check_checkpoint(self) -> None:
+        """Raise `EventLogError` when the saved position is not one of this log's (it was
+        written by another kind of log): a clear error at start, not a batch failing forever."""
+        self.log.check_position(self.checkpoint())
+
     def reset_checkpoint(self, position: str | None = None) -> None:
         """Rewind (or move) this consumer's position: a replay must count nothing twice."""
         with self.engine.begin() as conn:

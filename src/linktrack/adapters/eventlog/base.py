@@ -35,6 +35,9 @@ class EventLog(Protocol):
     def read(self, after: str | None, limit: int) -> list[tuple[str, bytes]]:
         """Up to `limit` (position, event) pairs after `after`, in order."""
 
+    def check_position(self, position: str | None) -> None:
+        """Raise `EventLogError` unless `position` is one of this log's (or None)."""
+
     def ack(self, position: str) -> None:
         """Everything up to `position` is safely stored; the log may let it go."""
 

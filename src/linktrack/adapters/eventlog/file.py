@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import re
 import struct
 import threading
 import zlib
@@ -32,10 +33,23 @@ def _position(segment: int, offset: int) -> str:
     return f"{segment:0{_SEGMENT_DIGITS}d}:{offset}"
 
 
+_POSITION = re.compile(rf"[0-9]{{{_SEGMENT_DIGITS}}}:[0-9]{{1,19}}")
+
+
 def parse_position(position: str) -> tuple[int, int]:
     """(segment, offset) of a file-log position."""
     segment, _, offset = position.partition(":")
     return int(segment), int(offset)
+
+
+def check_file_position(position: str | None) -> None:
+    """Raise `EventLogError` unless `position` is a file-log position (or None)."""
+    if position is not None and not _POSITION.fullmatch(position):
+        raise EventLogError(
+            f"the saved position {position!r} is not a file event log position: it was "
+            "written by another kind of log (LINKTRACK_EVENT_LOG=redis?). Drain that log "
+            "with the same LINKTRACK_EVENT_LOG first, or reset the writer's checkpoint"
+        )
 
 
 def _frame(event: bytes) -> bytes:
@@ -370,6 +384,9 @@ class FileEventLog:
                 buf = buf[end:]
                 base += end
         return False
+
+    def check_position(self, position: str | None) -> None:
+        check_file_position(position)
 
     def ack(self, position: str) -> None:
         """Delete whole segments before the one holding `position`."""

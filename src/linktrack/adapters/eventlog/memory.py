@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from linktrack.adapters.eventlog.base import Then
+from linktrack.adapters.eventlog.base import EventLogError, Then
 
 
 class MemoryEventLog:
@@ -36,6 +36,10 @@ class MemoryEventLog:
         with self._lock:
             chunk = self._events[start : start + limit]
         return [(f"{start + i + 1:012d}", e) for i, e in enumerate(chunk)]
+
+    def check_position(self, position: str | None) -> None:
+        if position is not None and not (position.isascii() and position.isdigit()):
+            raise EventLogError(f"{position!r} is not a position of an in-memory log")
 
     def ack(self, position: str) -> None:
         """Nothing to compact: positions are list indexes."""
