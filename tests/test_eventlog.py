@@ -380,3 +380,61 @@ def test_redis_append_then_reports_a_failed_append(stream: str) -> None:
     asyncio.run(main())
     assert len(errors) == 1 and isinstance(errors[0], EventLogError)
     log.close()
+
+
+@pytest.fixture
+def small_volume(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB file system (tmpfs) of its own: a data directory that fills up for real."""
+    import subprocess
+
+    where = tmp_path / "volume"
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        reason = f"cannot mount a small tmpfs: {mounted.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: the full-disk tests must run)")
+        pytest.skip(reason)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_volume_recovers_by_itself_once_the_writer_has_stored_the_log(
+    small_volume: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = FileEventLog(small_volume / "events")
+    reader = FileEventLog(small_volume / "events", readonly=True)
+    accepted: list[bytes] = []
+    try:
+        refused = 0
+        for i in range(20_000):
+            event = _ev(i)
+            try:
+                log.append_sync(event)
+            except EventLogError:
+                refused += 1
+                if refused == 50:
+                    break
+                continue
+            accepted.append(event)
+        assert refused == 50 and accepted  # the volume filled up: appends are refused
+        # Nothing half-written: the log holds exactly the accepted events.
+        items = reader.read(None, 100_000)
+        assert [payload for _, payload in items] == accepted
+        # The writer stores them and acks: the full segment is freed, appends work again.
+        reader.ack(items[-1][0])
+        after = _ev(99_999)
+        log.append_sync(after)
+        assert [payload for _, payload in reader.read(items[-1][0], 10)] == [after]
+    finally:
+        reader.close()
+        log.close()
+    failing = [r for r in caplog.records if "writes fail" in r.getMessage()]
+    assert len(failing) == 1  # one line for the state change, not one per refused click
+    assert any("writes work again" in r.getMessage() for r in caplog.records)

@@ -153,6 +153,8 @@ class FileEventLog:
         self._segment = 0
         self._size = 0
         self._durable = (0, 0)
+        self._failed = False  # the last write failed: the next one starts a new segment
+        self._failing = False  # writes fail (logged once, until one works again)
         self._thread: threading.Thread | None = None
         if not readonly:
             self._open_for_append()
@@ -292,8 +294,8 @@ class FileEventLog:
             with self._io_lock:
                 self._write(b"".join(batch.records))
         except BaseException as exc:  # reported to every appender of the batch
-            log.exception("event log write failed")
             error = exc
+        self._note(error)
         self.stats.fsyncs += 1
         self.stats.records += len(batch.records)
         self.stats.largest_batch = max(self.stats.largest_batch, len(batch.records))
@@ -303,8 +305,21 @@ class FileEventLog:
         for then in batch.calls:  # a loop's turn: committed in that loop's thread
             then(error)
 
+    def _note(self, error: BaseException | None) -> None:
+        """Log when writes start failing and when they work again: one line each, not one
+        per batch (a full disk refuses every click until the writer frees space)."""
+        if error is not None and not self._failing:
+            self._failing = True
+            log.error("event log %s: writes fail (%s); clicks get 503 until they work", self.dir,
+                      error)  # fmt: skip
+        elif error is None and self._failing:
+            self._failing = False
+            log.warning("event log %s: writes work again", self.dir)
+
     def _write(self, data: bytes) -> None:
-        if self._size and self._size + len(data) > self.segment_bytes:
+        if self._size and (self._failed or self._size + len(data) > self.segment_bytes):
+            # After a failed write, a fresh segment: once the writer has stored this
+            # one it can delete it whole, which frees a full volume by itself.
             self._rotate()
         view = memoryview(data)
         try:
@@ -315,19 +330,23 @@ class FileEventLog:
                 os.fdatasync(self._fd)
         except BaseException:
             # Leave no half batch behind: framing must stay parseable.
+            self._failed = True
             try:
                 os.ftruncate(self._fd, self._size)
             except OSError:
                 log.exception("event log: could not cut a failed write")
             raise
+        self._failed = False
         self._size += len(data)
         with self._lock:
             self._durable = (self._segment, self._size)
 
     def _rotate(self) -> None:
+        # Open the next segment before closing this one: if that fails, this one stays.
+        fd = os.open(self._path(self._segment + 1), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.close(self._fd)
+        self._fd = fd
         self._segment += 1
-        self._fd = os.open(self._path(self._segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._size = 0
         self._sync_dir()
 
@@ -389,12 +408,22 @@ class FileEventLog:
         check_file_position(position)
 
     def ack(self, position: str) -> None:
-        """Delete whole segments before the one holding `position`."""
-        seg, _ = parse_position(position)
-        for old in self.segments():
-            if old >= seg or (not self.readonly and old >= self._segment):
+        """Delete whole segments before `position`, and the one it ends when a newer
+        segment exists (the appender has left it: nothing more will come there)."""
+        seg, offset = parse_position(position)
+        segments = self.segments()
+        for old in segments:
+            if old > seg or (not self.readonly and old >= self._segment):
+                break
+            if old == seg and not (old < segments[-1] and self._size_of(old) <= offset):
                 break
             self._path(old).unlink(missing_ok=True)
+
+    def _size_of(self, segment: int) -> int:
+        try:
+            return self._path(segment).stat().st_size
+        except FileNotFoundError:
+            return 0
 
     def close(self) -> None:
         """Flush what is queued, stop the flusher, release the lock."""

@@ -183,6 +183,8 @@ class RedisStreamEventLog:
 
     def ack(self, position: str) -> None:
         """XACK every entry read so far up to `position`."""
+        if not self._unacked:
+            return  # nothing read since the last ack (the writer acks when idle, too)
         upto = _stream_id(position)
         done = [i for i in self._unacked if _stream_id(i) <= upto]
         if done:
