@@ -258,11 +258,11 @@ class _Consumer:
 def _http_server(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from linktrack.entrypoints.front import ClickProtocol
+    from linktrack.entrypoints.http.click_protocol import ClickProtocol
 
     uvicorn.Server(
         uvicorn.Config(
-            "linktrack.entrypoints.front:create_app",
+            "linktrack.entrypoints.http.front:create_app",
             factory=True,
             host=args.host,
             port=args.port,

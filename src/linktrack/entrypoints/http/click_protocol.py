@@ -1,314 +1,28 @@
-"""The HTTP front: uvicorn (httptools + uvloop), with clicks answered before ASGI.
-
-A click is a few obvious steps: verify the signature with keys held in memory
-(no database read), append the click to the durable event log, answer 302.
-Routing frameworks cost several times the whole request here
-(../shared/PERF-NOTES.md), and so does the coroutine, task and ASGI message
-round trip a general server spends on each request. So `ClickProtocol`
-answers a `GET`/`HEAD /e/c/…` itself, from httptools' callbacks: the
-append's callback writes the 302. At the first request on a connection that
-is anything else it hands the connection to uvicorn's own protocol and
-`TrackingFront`, an ordinary ASGI app that also serves clicks by the same
-rules (a slow-path click: a POST, an oversized request)."""
+"""The click fast path: uvicorn's per-connection protocol, answering clicks without ASGI."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
-import itertools
-import os
-import time
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 import httptools
-import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from linktrack.adapters.eventlog import EventLogError
-from linktrack.core.tokens import ClickToken, KeyRing, TokenError, UnknownKeyError
-
-T = TypeVar("T")
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Any]]
-Send = Callable[[Any], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Then = Callable[[BaseException | None], None]
-
-GIF = (
-    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
-    b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+from linktrack.core.tokens import ClickToken, KeyRing
+from linktrack.entrypoints.http.front import TrackingFront, _Reload, peer_of
+from linktrack.entrypoints.http.responses import (
+    HTML,
+    JSON,
+    MAX_BODY,
+    NOT_FOUND,
+    RETRY,
+    RETRY_HEADERS,
+    TOO_LARGE,
+    Headers,
+    redirect_headers,
 )
-NOT_FOUND = (
-    b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
-    b"<h1>Link not found</h1><p>This link is not valid. Check that it was copied completely.</p>"
-)
-EXPIRED = (
-    b"<!doctype html><meta charset=utf-8><title>Link expired</title>"
-    b"<h1>This link has expired</h1><p>Short links are kept for 90 days.</p>"
-)
-RETRY = b"<h1>Please try again in a moment</h1>"
-TOO_LARGE = b'{"meta":{"error":"request body too large (limit 1 MiB)"}}'
-MAX_BODY = 1 << 20  # 1 MiB: the largest API request body accepted
-
-_NO_STORE = (b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0")
-_HTML = [(b"content-type", b"text/html; charset=utf-8"), _NO_STORE]
-_GIF_HEADERS = [(b"content-type", b"image/gif"), _NO_STORE, (b"pragma", b"no-cache")]
-_RETRY_HEADERS = [(b"retry-after", b"1"), *_HTML]
-_JSON = [(b"content-type", b"application/json")]
-# Characters a Location may carry as they are; anything else is percent-encoded.
-_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
-
-_dumps = orjson.dumps
-_now = time.time
-
-
-def location(href: str) -> bytes:
-    """`href` as a header value: ASCII without controls, so no header can be injected."""
-    if href.isascii() and href.isprintable():
-        return href.encode("ascii")
-    return quote(href, safe=_URL_SAFE).encode("ascii")
-
-
-def redirect_headers(href: str) -> list[tuple[bytes, bytes]]:
-    return [(b"location", location(href)), _NO_STORE, (b"referrer-policy", b"no-referrer")]
-
-
-class _Reload:
-    """The token names a key this process does not hold yet: reload, then verify."""
-
-
-RELOAD = _Reload()
-
-
-class TrackingFront:
-    """ASGI app: `/e/c/…`, `/e/o/…` and short links here, the rest to `api`."""
-
-    def __init__(self, services: Any, api: ASGIApp) -> None:
-        self.services = services
-        self.api = api
-        self.log = services.event_log
-        self.keys = services.keys
-        # Event ids: unique per process start without a syscall per click.
-        self._prefix = f"{os.getpid():x}{time.time_ns():x}-"
-        self._counter = itertools.count()
-        self.trust_proxy: bool = services.config.trust_proxy
-        self.loop: asyncio.AbstractEventLoop | None = None  # set at lifespan startup
-        self.append_then: Callable[[bytes, asyncio.AbstractEventLoop, Then], None] = (
-            self.log.append_then
-        )
-
-    # -- ASGI
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if kind != "http":
-            return
-        path = scope["path"]
-        if path.startswith("/e/c/"):
-            await self.click(scope, send)
-        elif path.startswith("/e/o/"):
-            await self.open(scope, send)
-        elif path.startswith("/lnk.") and self.services.shortlinks is not None:
-            await self.short(scope, send, path)
-        else:
-            await self.bridge(scope, receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.loop = asyncio.get_running_loop()
-                self.services.start(self.loop)
-                # Everything built so far lives as long as the process: move it out
-                # of the collector's sight. Otherwise each full collection walks the
-                # whole heap (SQLAlchemy, Starlette, Liquid) and stalls clicks for
-                # tens of milliseconds (p99 at full load: ~40 ms with, ~6 ms without).
-                gc.collect()
-                gc.freeze()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                self.services.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    # -- the parts both paths share
-
-    def verify_click(self, path: str) -> ClickToken | _Reload | None:
-        return self._verify_now(KeyRing.verify_click, path)
-
-    def _verify_now(
-        self, verify: Callable[[KeyRing, str, str], T], path: str
-    ) -> T | _Reload | None:
-        """The token of `/e/x/{payload}/{signature}`; None if not ours, RELOAD if the key is new."""
-        parts = path.split("/")
-        if len(parts) != 5:
-            return None
-        try:
-            return verify(self.keys.ring, parts[3], parts[4])
-        except UnknownKeyError:
-            return RELOAD
-        except TokenError:
-            return None
-
-    async def verify_after_reload(
-        self, verify: Callable[[KeyRing, str, str], T], path: str
-    ) -> T | None:
-        """Verify again once the keys are reloaded (a workspace created or a key rotated)."""
-        if not await asyncio.to_thread(self.keys.reload_if_due):
-            return None
-        token = self._verify_now(verify, path)
-        return None if isinstance(token, _Reload) else token
-
-    async def _verify(self, verify: Callable[[KeyRing, str, str], T], path: str) -> T | None:
-        token = self._verify_now(verify, path)
-        if isinstance(token, _Reload):
-            return await self.verify_after_reload(verify, path)
-        return token
-
-    def origin(self, fields: dict[str, Any], forwarded: bytes | None, peer: str | None) -> None:
-        """Where the request came from: the proxy's X-Forwarded-For if trusted, else the
-        socket peer ("host:port"); the writer takes the host apart, off the click path."""
-        if self.trust_proxy and forwarded:
-            fields["ip"] = forwarded.decode("latin-1").split(",")[0].strip()
-        else:
-            fields["peer"] = peer
-
-    def click_event(
-        self, token: ClickToken, method: str, ua: bytes, forwarded: bytes | None, peer: str | None
-    ) -> bytes:
-        """The click as the writer reads it. Written out flat: this runs for every click."""
-        fields = {
-            "id": f"{self._prefix}{next(self._counter)}",
-            "type": "click",
-            "kid": token.kid,
-            "d": token.delivery_id,
-            "l": token.link_id,
-            "p": token.position,
-            "h": token.href,
-            "ts": _now(),
-            "ua": ua.decode("latin-1"),
-            "m": method,
-        }
-        self.origin(fields, forwarded, peer)
-        return _dumps(fields)
-
-    # -- ASGI handlers
-
-    async def click(self, scope: Scope, send: Send, path: str | None = None) -> None:
-        """Verify, append durably, then redirect — never before the append."""
-        method = scope["method"]
-        if method not in ("GET", "HEAD"):
-            await _respond(send, 405, [(b"allow", b"GET, HEAD"), *_HTML], b"")
-            return
-        token = await self._verify(KeyRing.verify_click, path or scope["path"])
-        if token is None:
-            await _respond(send, 404, _HTML, NOT_FOUND)
-            return
-        ua, forwarded = _headers_of(scope)
-        event = self.click_event(token, method, ua, forwarded, _peer(scope.get("client")))
-        try:
-            await self.log.append(event, self.loop)
-        except (EventLogError, OSError):
-            await _respond(send, 503, _RETRY_HEADERS, RETRY)
-            return
-        await _respond(send, 302, redirect_headers(token.href), b"")
-
-    async def open(self, scope: Scope, send: Send) -> None:
-        token = await self._verify(KeyRing.verify_open, scope["path"])
-        if token is None:
-            await _respond(send, 404, _HTML, NOT_FOUND)
-            return
-        ua, forwarded = _headers_of(scope)
-        fields = {
-            "id": f"{self._prefix}{next(self._counter)}",
-            "type": "open",
-            "kid": token.kid,
-            "d": token.delivery_id,
-            "ts": _now(),
-            "ua": ua.decode("latin-1"),
-            "m": scope["method"],
-        }
-        self.origin(fields, forwarded, _peer(scope.get("client")))
-        # An open pixel must still render: on a log failure the open is lost, not the page.
-        with contextlib.suppress(EventLogError, OSError):
-            await self.log.append(_dumps(fields), self.loop)
-        await _respond(send, 200, _GIF_HEADERS, GIF)
-
-    async def short(self, scope: Scope, send: Send, path: str) -> None:
-        """`/lnk.<code>` on the short domain: resolve, then exactly as a click."""
-        target = await asyncio.to_thread(self.services.shortlinks.resolve, path[5:])
-        if target is None or target.expired:
-            await _respond(send, 404, _HTML, EXPIRED if target is not None else NOT_FOUND)
-            return
-        await self.click(scope, send, target.path)
-
-    async def bridge(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The API, with its body read here first (small JSON) so the 1 MiB limit holds."""
-        for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY):
-                await _respond(send, 413, _JSON, TOO_LARGE)
-                return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY:
-                await _respond(send, 413, _JSON, TOO_LARGE)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        delivered = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return dict(await receive())
-
-        await self.api(scope, replay, send)
-
-
-Headers = list[tuple[bytes, bytes]]
-
-
-async def _respond(send: Send, status: int, headers: Headers, body: bytes) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode("ascii"))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _headers_of(scope: Scope) -> tuple[bytes, bytes | None]:
-    """(User-Agent, X-Forwarded-For) of an ASGI request."""
-    ua = b""
-    forwarded = None
-    for name, value in scope["headers"]:
-        if name == b"user-agent":
-            ua = value
-        elif name == b"x-forwarded-for":
-            forwarded = value
-    return ua, forwarded
-
-
-def _peer(client: Any) -> str | None:
-    """A socket peer as "host:port" ("[v6 host]:port"), the form the writer parses."""
-    if not client:
-        return None
-    host, port = client[0], client[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
 
 _CLICK_STARTS = (b"GET /e/c/", b"HEAD /e/c/")
 MAX_HEAD = 16 << 10  # a click's request line and headers; more is not a click
@@ -373,7 +87,7 @@ class ClickProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server_state.connections.add(self)
-        self.peer = _peer(transport.get_extra_info("peername"))
+        self.peer = peer_of(transport.get_extra_info("peername"))
         self.last_active = self.loop.time()
         _watch_idle(self)
 
@@ -404,7 +118,7 @@ class ClickProtocol(asyncio.Protocol):
             self.transport.pause_reading()
             refusal = _Answer(self, head=False, keep_alive=False)
             self.answers.append(refusal)
-            refusal.write(status, _JSON, body)
+            refusal.write(status, JSON, body)
 
     def shutdown(self) -> None:
         """uvicorn is stopping: close now if idle, else after the pending answers."""
@@ -488,7 +202,7 @@ class ClickProtocol(asyncio.Protocol):
         answer = _Answer(self, head, keep_alive)
         self.answers.append(answer)
         if token is None:
-            answer.write(404, _HTML, NOT_FOUND)
+            answer.write(404, HTML, NOT_FOUND)
         elif isinstance(token, _Reload):
             task = self.loop.create_task(self._click_after_reload(front, answer, path))
             task.add_done_callback(self.server_state.tasks.discard)
@@ -503,12 +217,12 @@ class ClickProtocol(asyncio.Protocol):
         try:
             front.append_then(event, self.loop, answer.appended)
         except (EventLogError, OSError):
-            answer.write(503, _RETRY_HEADERS, RETRY)
+            answer.write(503, RETRY_HEADERS, RETRY)
 
     async def _click_after_reload(self, front: TrackingFront, answer: _Answer, path: str) -> None:
         token = await front.verify_after_reload(KeyRing.verify_click, path)
         if token is None:
-            answer.write(404, _HTML, NOT_FOUND)
+            answer.write(404, HTML, NOT_FOUND)
         else:
             self._append(front, answer, token)
 
@@ -594,7 +308,7 @@ class _Answer:
 
     def appended(self, error: BaseException | None) -> None:
         if error is not None:
-            self.write(503, _RETRY_HEADERS, RETRY)
+            self.write(503, RETRY_HEADERS, RETRY)
         else:
             self.write(302, redirect_headers(self.href), b"")
 
@@ -646,12 +360,3 @@ _STATUS = {
     404: b"HTTP/1.1 404 Not Found\r\n",
     503: b"HTTP/1.1 503 Service Unavailable\r\n",
 }
-
-
-def create_app() -> TrackingFront:
-    """uvicorn's app factory: configuration comes from `LINKTRACK_*` variables."""
-    from linktrack.bootstrap import Config, build
-    from linktrack.entrypoints.api import build_api
-
-    services = build(Config.from_env())
-    return TrackingFront(services, build_api(services))

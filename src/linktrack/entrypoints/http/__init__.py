@@ -1,0 +1,12 @@
+"""The HTTP front: uvicorn (httptools + uvloop), with clicks answered before ASGI.
+
+A click is a few obvious steps: verify the signature with keys held in memory
+(no database read), append the click to the durable event log, answer 302.
+Routing frameworks cost several times the whole request here
+(../shared/PERF-NOTES.md), and so does the coroutine, task and ASGI message
+round trip a general server spends on each request. So `ClickProtocol`
+answers a `GET`/`HEAD /e/c/…` itself, from httptools' callbacks: the
+append's callback writes the 302. At the first request on a connection that
+is anything else it hands the connection to uvicorn's own protocol and
+`TrackingFront`, an ordinary ASGI app that also serves clicks by the same
+rules (a slow-path click: a POST, an oversized request)."""
