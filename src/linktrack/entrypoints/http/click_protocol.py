@@ -11,7 +11,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from linktrack.adapters.eventlog import EventLogError
 from linktrack.core.tokens import ClickToken, KeyRing
-from linktrack.entrypoints.http.front import TrackingFront, _Reload, peer_of
+from linktrack.entrypoints.http.front import TrackingFront
 from linktrack.entrypoints.http.responses import (
     HTML,
     JSON,
@@ -23,6 +23,7 @@ from linktrack.entrypoints.http.responses import (
     Headers,
     redirect_headers,
 )
+from linktrack.service.clicks import Reload, peer_of
 
 _CLICK_STARTS = (b"GET /e/c/", b"HEAD /e/c/")
 MAX_HEAD = 16 << 10  # a click's request line and headers; more is not a click
@@ -198,12 +199,12 @@ class ClickProtocol(asyncio.Protocol):
         head = parser.get_method() == b"HEAD"
         keep_alive = parser.should_keep_alive()
         path = self.url.decode("latin-1").partition("?")[0]
-        token = front.verify_click(path)
+        token = front.clicks.verify_click(path)
         answer = _Answer(self, head, keep_alive)
         self.answers.append(answer)
         if token is None:
             answer.write(404, HTML, NOT_FOUND)
-        elif isinstance(token, _Reload):
+        elif isinstance(token, Reload):
             task = self.loop.create_task(self._click_after_reload(front, answer, path))
             task.add_done_callback(self.server_state.tasks.discard)
             self.server_state.tasks.add(task)
@@ -212,7 +213,7 @@ class ClickProtocol(asyncio.Protocol):
 
     def _append(self, front: TrackingFront, answer: _Answer, token: ClickToken) -> None:
         method = "HEAD" if answer.head else "GET"
-        event = front.click_event(token, method, self.ua, self.forwarded, self.peer)
+        event = front.clicks.click_event(token, method, self.ua, self.forwarded, self.peer)
         answer.href = token.href
         try:
             front.append_then(event, self.loop, answer.appended)
@@ -220,7 +221,7 @@ class ClickProtocol(asyncio.Protocol):
             answer.write(503, RETRY_HEADERS, RETRY)
 
     async def _click_after_reload(self, front: TrackingFront, answer: _Answer, path: str) -> None:
-        token = await front.verify_after_reload(KeyRing.verify_click, path)
+        token = await front.clicks.verify_after_reload(KeyRing.verify_click, path)
         if token is None:
             answer.write(404, HTML, NOT_FOUND)
         else:

@@ -5,16 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import itertools
-import os
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from linktrack.adapters.eventlog import EventLogError
-from linktrack.core.tokens import ClickToken, KeyRing, TokenError, UnknownKeyError
+from linktrack.adapters.eventlog import EventLogError, Then
+from linktrack.core.tokens import KeyRing
 from linktrack.entrypoints.http.responses import (
     EXPIRED,
     GIF,
@@ -29,37 +24,25 @@ from linktrack.entrypoints.http.responses import (
     Headers,
     redirect_headers,
 )
+from linktrack.service.clicks import peer_of
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from linktrack.bootstrap import Services
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Then = Callable[[BaseException | None], None]
-
-_dumps = orjson.dumps
-_now = time.time
-
-
-class _Reload:
-    """The token names a key this process does not hold yet: reload, then verify."""
-
-
-RELOAD = _Reload()
 
 
 class TrackingFront:
     """ASGI app: `/e/c/…`, `/e/o/…` and short links here, the rest to `api`."""
 
-    def __init__(self, services: Any, api: ASGIApp) -> None:
+    def __init__(self, services: Services, api: ASGIApp) -> None:
         self.services = services
         self.api = api
         self.log = services.event_log
-        self.keys = services.keys
-        # Event ids: unique per process start without a syscall per click.
-        self._prefix = f"{os.getpid():x}{time.time_ns():x}-"
-        self._counter = itertools.count()
-        self.trust_proxy: bool = services.config.trust_proxy
+        self.clicks = services.clicks
         self.loop: asyncio.AbstractEventLoop | None = None  # set at lifespan startup
         self.append_then: Callable[[bytes, asyncio.AbstractEventLoop, Then], None] = (
             self.log.append_then
@@ -82,14 +65,14 @@ class TrackingFront:
         elif path.startswith("/lnk.") and self.services.shortlinks is not None:
             await self.short(scope, send, path)
         else:
-            await self.bridge(scope, receive, send)
+            await self.call_api(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.loop = asyncio.get_running_loop()
-                self.services.start(self.loop)
+                self.services.start()
                 # Everything built so far lives as long as the process: move it out
                 # of the collector's sight. Otherwise each full collection walks the
                 # whole heap (SQLAlchemy, Starlette, Liquid) and stalls clicks for
@@ -102,67 +85,6 @@ class TrackingFront:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    # -- the parts both paths share
-
-    def verify_click(self, path: str) -> ClickToken | _Reload | None:
-        return self._verify_now(KeyRing.verify_click, path)
-
-    def _verify_now(
-        self, verify: Callable[[KeyRing, str, str], T], path: str
-    ) -> T | _Reload | None:
-        """The token of `/e/x/{payload}/{signature}`; None if not ours, RELOAD if the key is new."""
-        parts = path.split("/")
-        if len(parts) != 5:
-            return None
-        try:
-            return verify(self.keys.ring, parts[3], parts[4])
-        except UnknownKeyError:
-            return RELOAD
-        except TokenError:
-            return None
-
-    async def verify_after_reload(
-        self, verify: Callable[[KeyRing, str, str], T], path: str
-    ) -> T | None:
-        """Verify again once the keys are reloaded (a workspace created or a key rotated)."""
-        if not await asyncio.to_thread(self.keys.reload_if_due):
-            return None
-        token = self._verify_now(verify, path)
-        return None if isinstance(token, _Reload) else token
-
-    async def _verify(self, verify: Callable[[KeyRing, str, str], T], path: str) -> T | None:
-        token = self._verify_now(verify, path)
-        if isinstance(token, _Reload):
-            return await self.verify_after_reload(verify, path)
-        return token
-
-    def origin(self, fields: dict[str, Any], forwarded: bytes | None, peer: str | None) -> None:
-        """Where the request came from: the proxy's X-Forwarded-For if trusted, else the
-        socket peer ("host:port"); the writer takes the host apart, off the click path."""
-        if self.trust_proxy and forwarded:
-            fields["ip"] = forwarded.decode("latin-1").split(",")[0].strip()
-        else:
-            fields["peer"] = peer
-
-    def click_event(
-        self, token: ClickToken, method: str, ua: bytes, forwarded: bytes | None, peer: str | None
-    ) -> bytes:
-        """The click as the writer reads it. Written out flat: this runs for every click."""
-        fields = {
-            "id": f"{self._prefix}{next(self._counter)}",
-            "type": "click",
-            "kid": token.kid,
-            "d": token.delivery_id,
-            "l": token.link_id,
-            "p": token.position,
-            "h": token.href,
-            "ts": _now(),
-            "ua": ua.decode("latin-1"),
-            "m": method,
-        }
-        self.origin(fields, forwarded, peer)
-        return _dumps(fields)
-
     # -- ASGI handlers
 
     async def click(self, scope: Scope, send: Send, path: str | None = None) -> None:
@@ -171,12 +93,12 @@ class TrackingFront:
         if method not in ("GET", "HEAD"):
             await _respond(send, 405, [(b"allow", b"GET, HEAD"), *HTML], b"")
             return
-        token = await self._verify(KeyRing.verify_click, path or scope["path"])
+        token = await self.clicks.verify(KeyRing.verify_click, path or scope["path"])
         if token is None:
             await _respond(send, 404, HTML, NOT_FOUND)
             return
         ua, forwarded = _headers_of(scope)
-        event = self.click_event(token, method, ua, forwarded, peer_of(scope.get("client")))
+        event = self.clicks.click_event(token, method, ua, forwarded, peer_of(scope.get("client")))
         try:
             await self.log.append(event, self.loop)
         except (EventLogError, OSError):
@@ -185,24 +107,17 @@ class TrackingFront:
         await _respond(send, 302, redirect_headers(token.href), b"")
 
     async def open(self, scope: Scope, send: Send) -> None:
-        token = await self._verify(KeyRing.verify_open, scope["path"])
+        token = await self.clicks.verify(KeyRing.verify_open, scope["path"])
         if token is None:
             await _respond(send, 404, HTML, NOT_FOUND)
             return
         ua, forwarded = _headers_of(scope)
-        fields = {
-            "id": f"{self._prefix}{next(self._counter)}",
-            "type": "open",
-            "kid": token.kid,
-            "d": token.delivery_id,
-            "ts": _now(),
-            "ua": ua.decode("latin-1"),
-            "m": scope["method"],
-        }
-        self.origin(fields, forwarded, peer_of(scope.get("client")))
+        event = self.clicks.open_event(
+            token, scope["method"], ua, forwarded, peer_of(scope.get("client"))
+        )
         # An open pixel must still render: on a log failure the open is lost, not the page.
         with contextlib.suppress(EventLogError, OSError):
-            await self.log.append(_dumps(fields), self.loop)
+            await self.log.append(event, self.loop)
         await _respond(send, 200, GIF_HEADERS, GIF)
 
     async def short(self, scope: Scope, send: Send, path: str) -> None:
@@ -213,7 +128,7 @@ class TrackingFront:
             return
         await self.click(scope, send, target.path)
 
-    async def bridge(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def call_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The API, with its body read here first (small JSON) so the 1 MiB limit holds."""
         for name, value in scope["headers"]:
             if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY):
@@ -261,14 +176,6 @@ def _headers_of(scope: Scope) -> tuple[bytes, bytes | None]:
         elif name == b"x-forwarded-for":
             forwarded = value
     return ua, forwarded
-
-
-def peer_of(client: Any) -> str | None:
-    """A socket peer as "host:port" ("[v6 host]:port"), the form the writer parses."""
-    if not client:
-        return None
-    host, port = client[0], client[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def create_app() -> TrackingFront:
