@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections import deque
 from typing import Any
 
 import httptools
+from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from linktrack.adapters.eventlog import EventLogError
@@ -32,6 +34,21 @@ HEAD_TOO_LARGE = b'{"meta":{"error":"request line and headers too large (limit 6
 IDLE_SECONDS = 5.0  # keep-alive: an idle click connection is closed after this
 
 
+class Handover(enum.Enum):
+    """Who answers the requests of a click connection; it only moves down this list."""
+
+    CLICKS = enum.auto()
+    """This protocol parses every request and answers the clicks itself."""
+    DIVERTED = enum.auto()
+    """A request went to uvicorn's protocol: all later ones do too, once the answers owed
+    are out. The parser still runs while a request is half read."""
+    SWITCHED = enum.auto()
+    """uvicorn's protocol owns the transport: the data goes to it directly."""
+    REFUSED = enum.auto()
+    """A request was too large: its refusal follows the answers owed, then the connection
+    closes; what else arrives is dropped."""
+
+
 class ClickProtocol(asyncio.Protocol):
     """An HTTP/1.1 connection that carries clicks, answered without ASGI.
 
@@ -42,13 +59,14 @@ class ClickProtocol(asyncio.Protocol):
     protocol, the way uvicorn hands one to its WebSocket protocol: the bytes
     from that request on are given to the new protocol, which then owns the
     transport. Only a request pipelined behind a click in the same read is
-    rebuilt from its parsed parts (browsers do not pipeline).
+    rebuilt from its parsed parts (browsers do not pipeline). `state` says
+    where the connection is in that hand-over.
     """
 
     def __init__(
         self,
-        config: Any,
-        server_state: Any,
+        config: Config,
+        server_state: Any,  # uvicorn's ServerState: its types admit only its own protocols
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
@@ -63,12 +81,15 @@ class ClickProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
         self.peer: str | None = None
-        self.closing = False  # answer what is pending, then close
+        self.state = Handover.CLICKS
+        # (status, body) for a request parsed here that is too large: REFUSED after the read
+        self.refusal: tuple[int, bytes] | None = None
+        # uvicorn is stopping: answer what is pending, then close. Not a Handover state:
+        # the server may stop in any of them.
+        self.closing = False
         self.last_active = 0.0
         self.answers: deque[_Answer] = deque()  # clicks not yet answered, in request order
         self.delegate: HttpToolsProtocol | None = None
-        self.switched = False  # the delegate receives the transport's data itself
-        self.diverted = False  # a request here went to the delegate: all later ones do too
         self.held: list[bytes] = []  # data for the delegate, held while clicks are pending
         # Per request
         self.url = b""
@@ -78,7 +99,6 @@ class ClickProtocol(asyncio.Protocol):
         self.body: list[bytes] = []
         self.head_size = 0
         self.body_size = 0
-        self.refused: tuple[int, bytes] | None = None  # too large: answered, then closed
         self.in_message = False
         self.fast = True
         self.rebuilt: list[bytes] = []  # non-click requests parsed here, for the delegate
@@ -98,10 +118,12 @@ class ClickProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self.loop.time()
-        if self.refused is not None:
+        if self.state is Handover.REFUSED:
             return  # the connection ends after the refusal is written
         if self.held or (
-            not self.in_message and not self.diverted and not data.startswith(_CLICK_STARTS)
+            not self.in_message
+            and self.state is Handover.CLICKS
+            and not data.startswith(_CLICK_STARTS)
         ):
             self._to_delegate(data)  # from a request's first byte: uvicorn's from here on
             return
@@ -113,9 +135,10 @@ class ClickProtocol(asyncio.Protocol):
         if self.rebuilt:
             rebuilt, self.rebuilt = self.rebuilt, []
             self._to_delegate(b"".join(rebuilt))
-        if self.refused is not None:
+        if self.refusal is not None:
             # After the answers already owed on this connection, then closed.
-            status, body = self.refused
+            self.state = Handover.REFUSED
+            status, body = self.refusal
             self.transport.pause_reading()
             refusal = _Answer(self, head=False, keep_alive=False)
             self.answers.append(refusal)
@@ -143,14 +166,14 @@ class ClickProtocol(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self.head_size += len(url)
         if self.head_size > MAX_REQUEST_HEAD:
-            self.refused = (431, HEAD_TOO_LARGE)
+            self.refusal = (431, HEAD_TOO_LARGE)
             return
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_size += len(name) + len(value)
         if self.head_size > MAX_REQUEST_HEAD:
-            self.refused = (431, HEAD_TOO_LARGE)
+            self.refusal = (431, HEAD_TOO_LARGE)
             return
         self.headers.append((name, value))
         if len(name) == 10 and name.lower() == b"user-agent":
@@ -164,30 +187,30 @@ class ClickProtocol(asyncio.Protocol):
             self.url.startswith(b"/e/c/")
             and parser.get_method() in (b"GET", b"HEAD")
             and not parser.should_upgrade()
-            and not self.diverted
+            and self.state is Handover.CLICKS
             and self.front is not None
             and self.front.loop is not None
         )
-        if self.head_size > MAX_HEAD or self.refused is not None:
+        if self.head_size > MAX_HEAD or self.refusal is not None:
             self.fast = False
 
     def on_body(self, body: bytes) -> None:
-        if self.fast or self.refused is not None:
+        if self.fast or self.refusal is not None:
             return  # a GET's body means nothing to a click
         self.body_size += len(body)
         if self.body_size > MAX_BODY:
-            self.refused = (413, TOO_LARGE)
+            self.refusal = (413, TOO_LARGE)
             return
         self.body.append(body)
 
     def on_message_complete(self) -> None:
         self.in_message = False
-        if self.refused is not None:
+        if self.refusal is not None:
             return
         if self.fast:
             self._click()
         else:
-            self.diverted = True
+            self.state = Handover.DIVERTED
             self.rebuilt.append(self._rebuild())
 
     # -- clicks
@@ -274,7 +297,8 @@ class ClickProtocol(asyncio.Protocol):
             self.held.append(data)
             self.transport.pause_reading()
             return
-        self.diverted = True
+        if self.state is Handover.CLICKS:
+            self.state = Handover.DIVERTED
         delegate = self.delegate
         if delegate is None:
             self.server_state.connections.discard(self)
@@ -283,8 +307,8 @@ class ClickProtocol(asyncio.Protocol):
             )
             delegate.connection_made(self.transport)
         delegate.data_received(data)
-        if not self.in_message and not self.switched:
-            self.switched = True
+        if self.state is Handover.DIVERTED and not self.in_message:
+            self.state = Handover.SWITCHED
             self.transport.set_protocol(delegate)
 
     def _fail(self, status: int, message: bytes) -> None:
