@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from linktrack.entrypoints.cli.common import CliError, add_service_options, config_from_args
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from linktrack.bootstrap import Config
 
 
@@ -33,10 +35,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # HTTP worker they would contend for the GIL with the click path (measured:
     # p50 11 ms instead of 0.5 ms at 1,500 clicks/s).
     os.environ["LINKTRACK_EMBEDDED_WORKERS"] = "0"
+    server = _http_server(args)
     workers = _Consumer(os.environ.copy()) if config.embedded_workers else None
     print(f"linktrack: serving on {config.public_url} (store: {config.db_url})", flush=True)
     try:
-        _http_server(args)
+        server.run()
     finally:
         if workers is not None:
             workers.stop()
@@ -77,32 +80,52 @@ class _Consumer:
                 self.proc.kill()
 
 
-def _http_server(args: argparse.Namespace) -> None:
+def uvicorn_config(args: argparse.Namespace) -> uvicorn.Config:
+    """uvicorn as serve runs it: ClickProtocol answers clicks, the front the rest."""
     import uvicorn
 
     from linktrack.entrypoints.http.click_protocol import ClickProtocol
 
-    uvicorn.Server(
-        uvicorn.Config(
-            "linktrack.entrypoints.http.front:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            # uvloop: the click path spends much of its time in the event loop, and
-            # asyncio's own loop answered fewer clicks a second in every comparison run.
-            loop="uvloop",
-            http=ClickProtocol,
-            ws="none",
-            lifespan="on",
-            interface="asgi3",
-            # X-Forwarded-For is read by the front itself, only when trusted.
-            proxy_headers=False,
-            server_header=False,
-            access_log=False,
-            log_level="warning",
-            backlog=2048,
+    return uvicorn.Config(
+        "linktrack.entrypoints.http.front:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        # uvloop: the click path spends much of its time in the event loop, and
+        # asyncio's own loop answered fewer clicks a second in every comparison run.
+        loop="uvloop",
+        http=ClickProtocol,
+        ws="none",
+        lifespan="on",
+        interface="asgi3",
+        # X-Forwarded-For is read by the front itself, only when trusted.
+        proxy_headers=False,
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+        backlog=2048,
+    )
+
+
+def require_fast_path(config: uvicorn.Config) -> None:
+    """Load the app; CliError unless ClickProtocol finds the front in it (not wrapped)."""
+    from linktrack.entrypoints.http.click_protocol import installed_front
+
+    if installed_front(config) is None:
+        raise CliError(
+            "the click fast path cannot be installed: uvicorn wrapped the app in "
+            f"{type(config.loaded_app).__name__} (proxy headers or trace logging on), "
+            "so every click would take the slow path"
         )
-    ).run()
+
+
+def _http_server(args: argparse.Namespace) -> uvicorn.Server:
+    """uvicorn, its app loaded and its click fast path checked, ready to run."""
+    import uvicorn
+
+    config = uvicorn_config(args)
+    require_fast_path(config)
+    return uvicorn.Server(config)
 
 
 def _lowest_cpu_priority() -> None:

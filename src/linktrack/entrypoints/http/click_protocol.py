@@ -34,6 +34,18 @@ HEAD_TOO_LARGE = b'{"meta":{"error":"request line and headers too large (limit 6
 IDLE_SECONDS = 5.0  # keep-alive: an idle click connection is closed after this
 
 
+def installed_front(config: Config) -> TrackingFront | None:
+    """The front whose clicks the fast path answers: uvicorn's app, loaded now if need be.
+
+    None when uvicorn wrapped the app (proxy headers, trace logging): every click
+    then takes the slow path, so `linktrack serve` refuses to start that way.
+    """
+    if not config.loaded:
+        config.load()
+    app = config.loaded_app
+    return app if isinstance(app, TrackingFront) else None
+
+
 class Handover(enum.Enum):
     """Who answers the requests of a click connection; it only moves down this list."""
 
@@ -70,14 +82,11 @@ class ClickProtocol(asyncio.Protocol):
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        if not config.loaded:
-            config.load()
         self.config = config
         self.server_state = server_state
         self.app_state = app_state
         self.loop = _loop or asyncio.get_event_loop()
-        app = config.loaded_app
-        self.front: TrackingFront | None = app if isinstance(app, TrackingFront) else None
+        self.front = installed_front(config)
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
         self.peer: str | None = None
