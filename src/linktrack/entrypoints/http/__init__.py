@@ -5,8 +5,11 @@ A click is a few obvious steps: verify the signature with keys held in memory
 Routing frameworks cost several times the whole request here
 (../shared/PERF-NOTES.md), and so does the coroutine, task and ASGI message
 round trip a general server spends on each request. So `ClickProtocol`
-answers a `GET`/`HEAD /e/c/…` itself, from httptools' callbacks: the
-append's callback writes the 302. At the first request on a connection that
-is anything else it hands the connection to uvicorn's own protocol and
-`TrackingFront`, an ordinary ASGI app that also serves clicks by the same
-rules (a slow-path click: a POST, an oversized request)."""
+(`click_protocol`) answers a `GET`/`HEAD /e/c/…` itself, from httptools'
+callbacks: the append's callback writes the 302. At the first request on a
+connection that is anything else it hands the connection to uvicorn's own
+protocol and `TrackingFront` (`front`), an ordinary ASGI app that serves
+opens, short links, the API and slow-path clicks (a POST, an oversized
+request). Both apply the click rules of `linktrack.service.clicks` and send
+the fixed responses of `responses`.
+"""
