@@ -61,6 +61,11 @@ class Handover(enum.Enum):
     closes; what else arrives is dropped."""
 
 
+# Read for every click: a member looked up on its Enum class costs ~60 ns (Python 3.11).
+_CLICKS = Handover.CLICKS
+_REFUSED = Handover.REFUSED
+
+
 class ClickProtocol(asyncio.Protocol):
     """An HTTP/1.1 connection that carries clicks, answered without ASGI.
 
@@ -127,12 +132,10 @@ class ClickProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self.loop.time()
-        if self.state is Handover.REFUSED:
+        if self.state is _REFUSED:
             return  # the connection ends after the refusal is written
         if self.held or (
-            not self.in_message
-            and self.state is Handover.CLICKS
-            and not data.startswith(_CLICK_STARTS)
+            not self.in_message and self.state is _CLICKS and not data.startswith(_CLICK_STARTS)
         ):
             self._to_delegate(data)  # from a request's first byte: uvicorn's from here on
             return
@@ -196,7 +199,7 @@ class ClickProtocol(asyncio.Protocol):
             self.url.startswith(b"/e/c/")
             and parser.get_method() in (b"GET", b"HEAD")
             and not parser.should_upgrade()
-            and self.state is Handover.CLICKS
+            and self.state is _CLICKS
             and self.front is not None
             and self.front.loop is not None
         )
