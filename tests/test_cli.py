@@ -7,6 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from conftest import shared_dir
 
@@ -109,8 +112,6 @@ def test_serve_runs_its_writer_at_idle_cpu_priority(tmp_path: Path) -> None:
     from server import running
 
     if not hasattr(os, "SCHED_IDLE"):
-        import pytest
-
         pytest.skip("this OS has no SCHED_IDLE")
     with running(f"sqlite:///{tmp_path}/idle.db", tmp_path) as server:
         assert server.proc is not None
@@ -133,3 +134,46 @@ def test_serve_runs_its_writer_at_idle_cpu_priority(tmp_path: Path) -> None:
         while os.sched_getscheduler(consumer) != os.SCHED_IDLE and time.monotonic() < deadline:
             time.sleep(0.2)
         assert os.sched_getscheduler(consumer) == os.SCHED_IDLE
+
+
+def test_serve_installs_the_click_fast_path_and_refuses_to_start_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uvicorn wraps the app for proxy headers or trace logging, and the fast path then
+    finds no front: every click would take the slow path, so serve exits 2 instead."""
+    import uvicorn
+
+    from linktrack.entrypoints import cli
+    from linktrack.entrypoints.cli import serve
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # serve exports its configuration
+    db, data = f"sqlite:///{tmp_path}/fast.db", str(tmp_path / "data")
+    monkeypatch.setenv("LINKTRACK_DB", db)
+    monkeypatch.setenv("LINKTRACK_DATA_DIR", data)
+    monkeypatch.setenv("LINKTRACK_EMBEDDED_WORKERS", "0")
+    args = cli.build_parser().parse_args(["serve", "--port", "0"])
+    config = serve.uvicorn_config(args)
+    serve.require_fast_path(config)  # serve's own configuration installs it
+    config.loaded_app.services.stop()
+
+    real_config = serve.uvicorn_config
+    configs: list[uvicorn.Config] = []
+
+    def wrapped(args: Any) -> uvicorn.Config:
+        config = real_config(args)
+        config.proxy_headers = True
+        configs.append(config)
+        return config
+
+    served: list[object] = []
+    monkeypatch.setattr(serve, "uvicorn_config", wrapped)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **k: served.append(self))
+    try:
+        code = cli.main(["serve", "--db", db, "--data-dir", data, "--port", "0"])
+    finally:
+        for config in configs:
+            if config.loaded:
+                config.loaded_app.app.services.stop()
+    assert (code, served) == (2, [])
+    err = capsys.readouterr().err
+    assert "fast path cannot be installed" in err and "ProxyHeadersMiddleware" in err

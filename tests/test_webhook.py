@@ -147,11 +147,12 @@ def test_serve_takes_a_webhook_and_requires_its_secret(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from linktrack.entrypoints import cli
+    from linktrack.entrypoints.cli.common import config_from_args
 
     monkeypatch.delenv("LINKTRACK_WEBHOOK_SECRET", raising=False)
     monkeypatch.delenv("LINKTRACK_WEBHOOK_URL", raising=False)
     args = cli.build_parser().parse_args(["serve", "--webhook", "https://hooks.example/sms"])
-    assert cli._config(args).webhook_url == "https://hooks.example/sms"
+    assert config_from_args(args).webhook_url == "https://hooks.example/sms"
     code = cli.main(["serve", "--webhook", "https://hooks.example/sms",
                      "--db", f"sqlite:///{tmp_path}/x.db"])  # fmt: skip
     assert code == 2 and "LINKTRACK_WEBHOOK_SECRET" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import threading
@@ -19,6 +18,7 @@ from linktrack.adapters.transports.webhook import WebhookTransport
 from linktrack.core.model import NewWorkspace
 from linktrack.service.bulk_sends import BulkSends
 from linktrack.service.campaigns import Campaigns
+from linktrack.service.clicks import ClickRules
 from linktrack.service.containers import Containers
 from linktrack.service.delivery import (
     DeliveryWorker,
@@ -127,11 +127,11 @@ class Services:
     campaigns: Campaigns
     bulk_sends: BulkSends
     sdk_events: SdkEvents
+    clicks: ClickRules
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def start(self) -> None:
         """Start background work: the event writer, delivery worker and key refresh."""
         if self.config.embedded_workers:
             for name, target in self.background():
@@ -209,6 +209,7 @@ def build(config: Config, *, appender: bool = True) -> Services:
         campaigns=Campaigns(containers, sender),
         bulk_sends=BulkSends(containers, sender),
         sdk_events=SdkEvents(engine, event_log),
+        clicks=ClickRules(keys, trust_proxy=config.trust_proxy),
     )
 
 

@@ -14,9 +14,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from linktrack.core.model import SendJob
+from linktrack.entrypoints.cli.common import CliError, add_service_options, config_from_args
+
+if TYPE_CHECKING:
+    from linktrack.adapters.store import Engine
+    from linktrack.service.sending import Sender
 
 _BAR = 30
 
@@ -46,14 +51,8 @@ def _lines(path: str) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise _error(f"cannot read {path}: {exc.strerror}") from None
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
     return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def _error(message: str) -> Exception:
-    from linktrack.entrypoints.cli import CliError
-
-    return CliError(message)
 
 
 def _audience_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -64,7 +63,7 @@ def _audience_body(args: argparse.Namespace) -> dict[str, Any]:
     try:
         return {"recipients": json.loads(args.recipients)}
     except json.JSONDecodeError as exc:
-        raise _error(f"--recipients is not valid JSON: {exc}") from None
+        raise CliError(f"--recipients is not valid JSON: {exc}") from None
 
 
 def _progress(args: argparse.Namespace) -> Callable[[SendJob], None] | None:
@@ -72,16 +71,15 @@ def _progress(args: argparse.Namespace) -> Callable[[SendJob], None] | None:
     return Bar(sys.stderr) if show else None
 
 
-def _sender(args: argparse.Namespace) -> tuple[Any, Any]:
+def _sender(args: argparse.Namespace) -> tuple[Engine, Sender]:
     """The store and a Sender wired as the server wires them (bootstrap.build), minus
     the event log and workers: deliveries are queued for the server's delivery worker
     when a transport is configured (--smtp), else they go to the outbox.
     """
     from linktrack.adapters import store
     from linktrack.bootstrap import senders
-    from linktrack.entrypoints.cli import _config
 
-    config = _config(args)
+    config = config_from_args(args)
     engine = store.make_engine(config.db_url)
     store.migrate(engine)
     _, _, sender = senders(config, engine)
@@ -101,18 +99,18 @@ def cmd_send(args: argparse.Namespace) -> int:
         try:
             data = json.loads(args.data)
         except json.JSONDecodeError as exc:
-            raise _error(f"--data is not valid JSON: {exc}") from None
+            raise CliError(f"--data is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
-            raise _error("--data must be a JSON object")
+            raise CliError("--data must be a JSON object")
     try:
         audience = parse_audience(_audience_body(args))
     except InputError as exc:
-        raise _error(str(exc)) from None
+        raise CliError(str(exc)) from None
     engine, sender = _sender(args)
     try:
         container = store.find_container(engine, args.id)
         if container is None or container.kind != "newsletter":
-            raise _error(f"no newsletter {args.id}")
+            raise CliError(f"no newsletter {args.id}")
         workspace = store.get_workspace(engine, container.workspace_id)
         assert workspace is not None  # a container's workspace (cascade delete)
         bulk = BulkSends(Containers(engine), sender)
@@ -135,7 +133,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         while True:
             job = store.get_job(engine, args.id, args.send_id)
             if job is None:
-                raise _error(f"no send {args.send_id} of newsletter {args.id}")
+                raise CliError(f"no send {args.send_id} of newsletter {args.id}")
             if progress is not None:
                 progress(job)
             if job.status != "running":
@@ -147,7 +145,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0 if job.status == "done" else 1
 
 
-def add_parser(sub: Any, service_options: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `newsletter` command and its subcommands."""
     newsletter = sub.add_parser("newsletter", help="send a newsletter; follow a send")
     commands = newsletter.add_subparsers(dest="newsletter_command", required=True)
@@ -171,7 +169,7 @@ def add_parser(sub: Any, service_options: Callable[[argparse.ArgumentParser], No
     )
     send.add_argument("--data", help="JSON object: trigger.* in Liquid")
     send.add_argument("--smtp", help="SMTP relay URL: deliveries are queued for it")
-    service_options(send)
+    add_service_options(send)
     progress_option(send)
     send.set_defaults(func=cmd_send)
 

@@ -1,0 +1,42 @@
+"""What every `linktrack` command shares: its error, the store options, the configuration."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from linktrack.bootstrap import Config
+
+
+class CliError(Exception):
+    """A problem the user can fix: printed without a traceback, exit 2."""
+
+
+def add_service_options(p: argparse.ArgumentParser) -> None:
+    """--db, --data-dir and --public-url: where a command that runs the service keeps it."""
+    p.add_argument("--db", help="store URL (default: sqlite:///linktrack.db)")
+    p.add_argument("--data-dir", help="event log directory (default: linktrack-data)")
+    p.add_argument("--public-url", help="base URL new workspaces track through")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """`LINKTRACK_*` variables, overridden by the options this command was given."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from linktrack.bootstrap import Config
+
+    base = Config.from_env()
+    changes: dict[str, Any] = {}
+    if getattr(args, "db", None):
+        changes["db_url"] = args.db
+    if getattr(args, "data_dir", None):
+        changes["data_dir"] = Path(args.data_dir)
+    if getattr(args, "public_url", None):
+        changes["public_url"] = args.public_url
+    if getattr(args, "smtp", None):
+        changes["smtp_url"] = args.smtp
+    if getattr(args, "webhook", None):
+        changes["webhook_url"] = args.webhook
+    return replace(base, **changes)
