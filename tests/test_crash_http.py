@@ -79,7 +79,11 @@ def test_kill_dash_nine_loses_no_answered_click(tmp_path: Path) -> None:
             links_now = app.get(f"/v1/transactional/{message_id}/links").json()["links"]
             return sum(link["clicks"] for link in links_now)
 
-        count = poll(stored, lambda n: n >= total_answered, timeout=60)
+        poll(stored, lambda n: n >= total_answered, timeout=60)
+        # The writer may have stored every answered click before the kill: wait until
+        # the restarted one has also drained the log (clicks appended without a 302).
+        poll(lambda: drained(db_url, tmp_path / "events"), bool, timeout=60)
+        count = stored()
         time.sleep(1.0)
         # Stable: the restarted writer replays nothing twice. A request in flight at the
         # kill may have been appended without its 302 arriving: at most one per client.
@@ -87,3 +91,15 @@ def test_kill_dash_nine_loses_no_answered_click(tmp_path: Path) -> None:
         assert total_answered <= count <= total_answered + len(threads)
     finally:
         server.stop()
+
+
+def drained(db_url: str, events: Path) -> bool:
+    """The writer's checkpoint is at the end of the click log."""
+    import sqlite3
+
+    segments = sorted(events.glob("*.log"))
+    end = f"{segments[-1].stem}:{segments[-1].stat().st_size}" if segments else None
+    with sqlite3.connect(f"file:{db_url.removeprefix('sqlite:///')}?mode=ro", uri=True) as db:
+        row = db.execute("select position from consumer_offsets where consumer = 'writer'")
+        found = row.fetchone()
+    return found is not None and found[0] == end
