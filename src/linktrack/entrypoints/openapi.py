@@ -341,6 +341,7 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/openapi.json": {"get": _op("This document", security="")},
+        "/v1/openapi.json": {"get": _op("This document (as /openapi.json)", security="")},
     },
 }
 
