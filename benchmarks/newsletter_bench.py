@@ -94,8 +94,8 @@ def run(engine: Engine, args: argparse.Namespace) -> None:
     kinds = BulkSends(Containers(engine), Sender(engine, KeyStore(engine), has_transport={}), batch=args.batch)
     content = {"name": "News", "channel": "email", "subject": "News", "body": BODY,
                "tracked": True}  # fmt: skip
-    view = kinds.containers.create(ws, NewContainer("newsletter", "News", [content], {}))
-    container = kinds.containers.get(ws, "newsletter", view["id"])
+    created, _ = kinds.containers.create(ws, NewContainer("newsletter", "News", [content], {}))
+    container = kinds.containers.get(ws, "newsletter", created.id)
     audience = parse_audience({"recipients": {"ids": ids}})
     job = store.create_job(engine, container, audience.summary)
     profile = cProfile.Profile() if args.profile else None

@@ -35,8 +35,8 @@ def setup(engine: Engine, parts: list[dict[str, Any]]) -> tuple[BulkSends, model
     ws = store.get_workspace(engine, ws_id)
     assert ws is not None
     kinds = BulkSends(Containers(engine), Sender(engine, KeyStore(engine), has_transport={}), batch=3)
-    view = kinds.containers.create(ws, NewContainer("newsletter", "N", parts, {}))
-    return kinds, ws, kinds.containers.get(ws, "newsletter", view["id"])
+    created, _ = kinds.containers.create(ws, NewContainer("newsletter", "N", parts, {}))
+    return kinds, ws, kinds.containers.get(ws, "newsletter", created.id)
 
 
 def content(name: str, **extra: Any) -> dict[str, Any]:

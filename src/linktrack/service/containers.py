@@ -1,4 +1,4 @@
-"""Campaigns, API-triggered broadcasts and newsletters: what they hold, and their views.
+"""Campaigns, API-triggered broadcasts and newsletters: what they hold.
 
 Each is a container (adapters/store/campaigns.py) whose actions (a
 newsletter's contents) are ordinary messages: they compose through the same
@@ -10,14 +10,14 @@ audience is `service.bulk_sends`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from linktrack.adapters import store
 from linktrack.core.errors import InputError, NotFoundError, reject_unknown, require_object
 from linktrack.core.liquid import TemplateError, compile_liquid
-from linktrack.core.model import CHANNELS, Container, Message, SendJob, Workspace
+from linktrack.core.model import CHANNELS, Container, Message, Workspace
 
 MAX_ACTIONS: Final = 50  # actions of a campaign or broadcast, contents of a newsletter
 _CONTENT_FIELDS: Final = ("name", "channel", "subject", "body", "body_plain", "from", "tracked")
@@ -114,60 +114,14 @@ def parse_container(kind: str, data: Any) -> NewContainer:
     return NewContainer(kind, name, actions, extra)
 
 
-def content_view(m: Message) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "name": m.name,
-        "channel": m.channel,
-        "subject": m.subject,
-        "body": m.body,
-        "body_plain": m.body_plain,
-        "from": m.from_addr,
-        "tracked": m.tracked,
-        "created_at": int(m.created_at),
-    }
-
-
-def container_view(c: Container, actions: Sequence[Message]) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": c.id,
-        "type": c.kind,
-        "name": c.name,
-        "created_at": int(c.created_at),
-        **c.extra,
-    }
-    if c.kind == "newsletter":
-        view["contents"] = [content_view(m) for m in actions]
-        view["content_ids"] = [m.id for m in actions]
-    else:
-        view["actions"] = [content_view(m) for m in actions]
-    return view
-
-
-def job_view(job: SendJob, kind: str) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        f"{kind}_id": job.container_id,
-        "status": job.status,
-        "total": job.total,
-        "sent": job.sent,
-        "failed": job.failed,
-        "skipped": job.skipped,
-        "audience": job.audience,
-        "errors": job.errors,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-    }
-
-
 class Containers:
     """Campaigns, broadcasts and newsletters of the store, with their actions."""
 
     def __init__(self, engine: store.Engine) -> None:
         self.engine = engine
 
-    def create(self, workspace: Workspace, new: NewContainer) -> dict[str, Any]:
-        """Store the container and its actions in one transaction; return its view."""
+    def create(self, workspace: Workspace, new: NewContainer) -> tuple[Container, list[Message]]:
+        """Store the container and its actions in one transaction; return both."""
         with self.engine.begin() as conn:
             container = store.create_container(conn, workspace.id, new.kind, new.name, new.extra)
             actions = [
@@ -176,7 +130,7 @@ class Containers:
                 )
                 for fields in new.actions
             ]
-        return container_view(container, actions)
+        return container, actions
 
     def get(self, workspace: Workspace, kind: str, container_id: int) -> Container:
         found = store.get_container(self.engine, workspace.id, kind, container_id)
@@ -209,9 +163,6 @@ class Containers:
     def message_ids(self, container: Container) -> list[int]:
         """The messages a container's reports cover: all its actions."""
         return [m.id for m in self.actions(container)]
-
-    def view(self, container: Container) -> dict[str, Any]:
-        return container_view(container, self.actions(container))
 
 
 def scope_of(

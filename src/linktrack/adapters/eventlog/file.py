@@ -10,77 +10,25 @@ import asyncio
 import fcntl
 import logging
 import os
-import re
-import struct
 import threading
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 from linktrack.adapters.eventlog.base import EventLogError, settle_one
+from linktrack.adapters.eventlog.framing import (
+    SEGMENT_DIGITS,
+    check_file_position,
+    frame,
+    parse_position,
+    position_of,
+    scan,
+)
 
 log = logging.getLogger(__name__)
 
-_HEADER: Final = struct.Struct("<II")  # payload length, crc32(payload)
-MAX_EVENT_BYTES: Final = 1 << 20
 _READ_CHUNK: Final = 1 << 20
-_SEGMENT_DIGITS: Final = 16
-
-
-def _position(segment: int, offset: int) -> str:
-    return f"{segment:0{_SEGMENT_DIGITS}d}:{offset}"
-
-
-_POSITION = re.compile(rf"[0-9]{{{_SEGMENT_DIGITS}}}:[0-9]{{1,19}}")
-
-
-def parse_position(position: str) -> tuple[int, int]:
-    """(segment, offset) of a file-log position."""
-    segment, _, offset = position.partition(":")
-    return int(segment), int(offset)
-
-
-def check_file_position(position: str | None) -> None:
-    """Raise `EventLogError` unless `position` is a file-log position (or None)."""
-    if position is not None and not _POSITION.fullmatch(position):
-        raise EventLogError(
-            f"the saved position {position!r} is not a file event log position: it was "
-            "written by another kind of log (LINKTRACK_EVENT_LOG=redis?). Drain that log "
-            "with the same LINKTRACK_EVENT_LOG first, or reset the writer's checkpoint"
-        )
-
-
-def _frame(event: bytes) -> bytes:
-    if not event or len(event) > MAX_EVENT_BYTES:
-        raise EventLogError(f"an event must be 1 to {MAX_EVENT_BYTES} bytes")
-    return _HEADER.pack(len(event), zlib.crc32(event)) + event
-
-
-def _scan(buf: bytes | memoryview, start: int = 0) -> tuple[list[tuple[int, bytes]], int, bool]:
-    """Whole, intact records in `buf` from `start`: ([(end, payload)], end, corrupt?).
-
-    Stops at a partial record (maybe still being written) or at a bad one; a
-    zero length is bad because a torn write can leave zero-filled blocks.
-    """
-    out: list[tuple[int, bytes]] = []
-    pos = start
-    size = len(buf)
-    while pos + _HEADER.size <= size:
-        length, crc = _HEADER.unpack_from(buf, pos)
-        if length == 0 or length > MAX_EVENT_BYTES:
-            return out, pos, True
-        end = pos + _HEADER.size + length
-        if end > size:
-            break
-        payload = bytes(buf[pos + _HEADER.size : end])
-        if zlib.crc32(payload) != crc:
-            return out, pos, True
-        out.append((end, payload))
-        pos = end
-    return out, pos, False
-
 
 class _SyncWaiter:
     __slots__ = ("done", "error")
@@ -162,7 +110,7 @@ class FileEventLog:
     # -- paths
 
     def _path(self, segment: int) -> Path:
-        return self.dir / f"{segment:0{_SEGMENT_DIGITS}d}.log"
+        return self.dir / f"{segment:0{SEGMENT_DIGITS}d}.log"
 
     def segments(self) -> list[int]:
         """Numbers of the segment files present, ascending."""
@@ -195,7 +143,7 @@ class FileEventLog:
     def _recover(self, path: Path) -> int:
         """Cut a torn tail off the last segment; return its valid size."""
         data = path.read_bytes()
-        _, end, corrupt = _scan(data)
+        _, end, corrupt = scan(data)
         if end < len(data):
             log.warning(
                 "event log %s: dropping %d bytes of torn tail%s",
@@ -241,7 +189,7 @@ class FileEventLog:
         """
         if self.readonly:
             raise EventLogError("this event log was opened read-only")
-        record = _frame(event)
+        record = frame(event)
         with self._lock:
             if self._closing:
                 raise EventLogError("the event log is closed")
@@ -262,7 +210,7 @@ class FileEventLog:
         """Blocking append for threads without an event loop."""
         if self.readonly:
             raise EventLogError("this event log was opened read-only")
-        record = _frame(event)
+        record = frame(event)
         waiter = _SyncWaiter()
         with self._lock:
             if self._closing:
@@ -391,12 +339,12 @@ class FileEventLog:
                 size = _READ_CHUNK if stop is None else min(_READ_CHUNK, stop - base - len(buf))
                 chunk = f.read(size) if size > 0 else b""
                 if not chunk:
-                    _, _, corrupt = _scan(buf)
+                    _, _, corrupt = scan(buf)
                     return corrupt or bool(buf)
                 buf += chunk
-                records, end, corrupt = _scan(buf)
+                records, end, corrupt = scan(buf)
                 for rec_end, payload in records[:want]:
-                    out.append((_position(seg, base + rec_end), payload))
+                    out.append((position_of(seg, base + rec_end), payload))
                 want -= min(want, len(records))
                 if corrupt:
                     return True

@@ -14,6 +14,13 @@ from liquid.stringify import to_liquid_string
 
 from linktrack.core.liquid.cio_link import CioLinkTag
 from linktrack.core.liquid.href import HrefTag, PixelTag
+from linktrack.core.liquid.limits import (
+    LimitedEnvironment,
+    LimitedFor,
+    LimitedTablerow,
+    check_output,
+    check_time,
+)
 
 
 class TemplateError(ValueError):
@@ -34,6 +41,8 @@ current_watch: ContextVar[OutputWatch | None] = ContextVar("output_watch", defau
 
 def _write(node: OutputNode, context: RenderContext, buffer: TextIO, value: object) -> int:
     text = to_liquid_string(value, context.autoescape)
+    check_time(context, node.token)
+    check_output(buffer, len(text), node.token)
     if "<a" in text or "<A" in text:
         watch = current_watch.get()
         if watch is not None:
@@ -68,7 +77,9 @@ class WatchedEcho(EchoTag):
 
 
 def _make_environment() -> Environment:
-    env = Environment()
+    env = LimitedEnvironment()
+    env.add_tag(LimitedFor)
+    env.add_tag(LimitedTablerow)
     env.add_tag(CioLinkTag)
     env.add_tag(HrefTag)
     env.add_tag(PixelTag)

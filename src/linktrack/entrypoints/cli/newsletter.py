@@ -91,8 +91,9 @@ def cmd_send(args: argparse.Namespace) -> int:
     from linktrack.adapters import store
     from linktrack.core.audience import parse_audience
     from linktrack.core.errors import InputError
+    from linktrack.entrypoints.api.views import job_view
     from linktrack.service.bulk_sends import BulkSends
-    from linktrack.service.containers import Containers, job_view
+    from linktrack.service.containers import Containers
 
     data: dict[str, Any] = {}
     if args.data:
@@ -125,7 +126,7 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     """Follow a send that another process runs, until it is no longer running."""
     from linktrack.adapters import store
-    from linktrack.service.containers import job_view
+    from linktrack.entrypoints.api.views import job_view
 
     engine = store.make_engine(args.db or "sqlite:///linktrack.db")
     progress = _progress(args)
