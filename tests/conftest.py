@@ -10,7 +10,6 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -70,9 +69,3 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
 def redis_url() -> str:
     _need("Redis", "127.0.0.1", 6379)
     return REDIS_URL
-
-
-def shared_dir() -> Path:
-    """`shared/` beside the repository (as laid for developers and CI)."""
-    env = os.environ.get("LINKTRACK_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,3 +43,9 @@ def decode(url: str) -> ClickToken:
     kind, payload, signature = split_path(urlsplit(url).path)
     assert kind == "c"
     return KEYS.verify_click(payload, signature)
+
+
+def shared_dir() -> Path:
+    """`shared/` beside the repository (as laid for developers and CI)."""
+    env = os.environ.get("LINKTRACK_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from linktrack.core import events
-from linktrack.core.events import Event
+from linktrack.core.events import Event, encode_event
 
 
 def test_every_field_round_trips() -> None:
@@ -70,3 +70,30 @@ def test_oversized_and_mistyped_fields_are_bounded_or_dropped() -> None:
     assert (event.link_id, event.position, event.ua, event.method, event.src) == (
         None, None, "", "GET", "link",
     )  # fmt: skip
+
+
+def test_encode_event_has_the_documented_fields() -> None:
+    data = orjson.loads(
+        encode_event("open", kid="abc", delivery_id="D", ua="UA", ip="1.2.3.4", ts=5.5)
+    )
+    assert set(data) == {"id", "type", "kid", "d", "l", "p", "h", "ts", "ua", "ip", "m", "src"}
+    assert data["type"] == "open" and data["ts"] == 5.5 and len(data["id"]) == 24
+
+
+@pytest.mark.parametrize(
+    ("fields", "ip"),
+    [
+        ({"peer": "203.0.113.9:51234"}, "203.0.113.9"),
+        ({"peer": "[2001:db8::1]:443"}, "2001:db8::1"),
+        ({"ip": "198.51.100.7", "peer": "127.0.0.1:9"}, "198.51.100.7"),  # from X-Forwarded-For
+        ({"ip": "2001:db8::2"}, "2001:db8::2"),
+        ({}, None),
+    ],
+)
+def test_the_click_ip_comes_from_the_proxy_header_or_the_socket_peer(
+    fields: dict[str, str], ip: str | None
+) -> None:
+    event = events.decode(
+        orjson.dumps({"id": "e1", "type": "click", "d": "d1", "ts": 1.0, "h": "https://x", **fields})
+    )
+    assert event is not None and event.ip == ip

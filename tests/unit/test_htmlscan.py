@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import shared_dir
 from linktrack.core.htmlscan import Attr, Comment, StartTag, decode_value, scan
 
-SHARED = Path(os.environ.get("LINKTRACK_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+SHARED = shared_dir()
 TOKENIZER_DIR = SHARED / "corpus" / "html5lib-tokenizer"
 EMAIL_DIR = SHARED / "corpus" / "email"
 

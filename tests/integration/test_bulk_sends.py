@@ -4,14 +4,12 @@ splits newsletter contents, and reports a send that stops."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from linktrack.adapters import store
-from linktrack.adapters.store import make_engine, migrate
 from linktrack.core import model
 from linktrack.core.audience import parse_audience
 from linktrack.service.bulk_sends import BulkSends
@@ -20,14 +18,6 @@ from linktrack.service.keys import KeyStore
 from linktrack.service.sending import Sender
 
 BODY = '<a href="https://k.example/{{ customer.id }}">hi {{ trigger.x }}</a>'
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    engine = make_engine(db_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def setup(engine: Engine, parts: list[dict[str, Any]]) -> tuple[BulkSends, model.Workspace, model.Container]:

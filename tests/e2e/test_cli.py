@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import shared_dir
+from helpers import shared_dir
 
 ENV = {**os.environ, "LINKTRACK_SECRET": "cli-test-secret"}
 

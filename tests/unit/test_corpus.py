@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import shared_dir
-from helpers import decode, tracking
+from helpers import decode, shared_dir, tracking
 from linktrack.core import htmlscan
 from linktrack.core.compose import Message
 from linktrack.core.settings import TrackingSettings

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "redirect_bench.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "redirect_bench.py"
 NUMBER = r"([\d,]+(?:\.\d+)?)"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -18,15 +17,6 @@ from linktrack.adapters.store.engine import MIGRATIONS_DIR
 from linktrack.adapters.store.reports import message_metrics
 from linktrack.adapters.store.schema import api_keys, message_stats
 from linktrack.core import errors
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    migrate(db_url)
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
-
 
 # ------------------------------------------------------------------ migrations
 

@@ -253,7 +253,7 @@ def test_newsletter(db_url: str, tmp_path: Path) -> None:
 
 def bulk_people(db_url: str, workspace_id: int, n: int) -> list[str]:
     """n people written straight to the store (the API would take longer than the send)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from linktrack.adapters.store import make_engine
     from newsletter_bench import add_people
 

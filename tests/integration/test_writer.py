@@ -6,12 +6,10 @@ import itertools
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +18,6 @@ from sqlalchemy.engine import Engine
 
 from linktrack.adapters import store
 from linktrack.adapters.eventlog import MemoryEventLog, RedisStreamEventLog
-from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.store.schema import (
     clicks,
     deliveries,
@@ -37,14 +34,6 @@ from linktrack.service.writer import Writer
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 T0 = 1_700_000_000.0  # deliveries are created at T0; clicks come an hour later
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    migrate(db_url)
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
 
 
 @dataclass
@@ -562,27 +551,6 @@ def test_a_checkpoint_moved_during_a_batch_drops_that_read(engine: Engine) -> No
     assert writer.run_once() == 0 and rows(engine, clicks) == []
     assert writer.run_once() == 2
     assert sorted(c.event_id for c in rows(engine, clicks)) == ["e2", "e3"]
-
-
-@pytest.mark.parametrize(
-    ("fields", "ip"),
-    [
-        ({"peer": "203.0.113.9:51234"}, "203.0.113.9"),
-        ({"peer": "[2001:db8::1]:443"}, "2001:db8::1"),
-        ({"ip": "198.51.100.7", "peer": "127.0.0.1:9"}, "198.51.100.7"),  # from X-Forwarded-For
-        ({"ip": "2001:db8::2"}, "2001:db8::2"),
-        ({}, None),
-    ],
-)
-def test_the_click_ip_comes_from_the_proxy_header_or_the_socket_peer(
-    fields: dict[str, str], ip: str | None
-) -> None:
-    from linktrack.core.events import decode as _decode
-
-    event = _decode(
-        orjson.dumps({"id": "e1", "type": "click", "d": "d1", "ts": 1.0, "h": "https://x", **fields})
-    )
-    assert event is not None and event.ip == ip
 
 
 def test_a_checkpoint_of_another_kind_of_log_is_a_clear_error_not_a_wedge(

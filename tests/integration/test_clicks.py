@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from linktrack.adapters import store
 from linktrack.core.events import decode
 from linktrack.core.tokens import ClickToken, KeyRing, OpenToken
 from linktrack.service.clicks import RELOAD, ClickRules, peer_of
 from linktrack.service.keys import KeyStore
-
-
-@pytest.fixture
-def engine(sqlite_url: str) -> Iterator[store.Engine]:
-    engine = store.make_engine(sqlite_url)
-    store.migrate(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def _click_token(rules: ClickRules, path: str) -> ClickToken:

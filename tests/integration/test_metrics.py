@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -11,7 +10,6 @@ from sqlalchemy.engine import Engine
 
 from linktrack.adapters import store
 from linktrack.adapters.eventlog import MemoryEventLog
-from linktrack.adapters.store import make_engine, migrate
 from linktrack.core import model
 from linktrack.core.events import encode_event
 from linktrack.service.writer import Writer
@@ -25,14 +23,6 @@ def utc(*args: int) -> float:
 
 SENT = utc(2024, 1, 1)
 NOW = utc(2024, 2, 15, 12, 30)
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    migrate(db_url)
-    eng = make_engine(db_url)
-    yield eng
-    eng.dispose()
 
 
 @dataclass
