@@ -1,1 +1,2 @@
-"""Services: long-running work that joins adapters (the event writer)."""
+"""Services: sending, campaigns, the click rules, the event writer and delivery, joining
+the core to the adapters (no SQL of their own)."""
