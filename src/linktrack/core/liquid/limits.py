@@ -2,9 +2,9 @@
 
 python-liquid bounds nested loop iterations and the size of assigned values
 (`LimitedEnvironment`). Output size and render time are bounded here, where
-the work repeats: at each loop iteration, each `{{ output }}`, each filter
-applied and each assign, so a template over a limit stops within a few
-milliseconds of it with a `RenderLimitError` naming the line. Plain text
+the work repeats: at each loop iteration, each `{{ output }}` and each
+assign (filters run only in those two), so a template over a limit stops
+within a few milliseconds of it with a `RenderLimitError` naming the line. Plain text
 between tags is not checked per write (that is the hot path of every
 message); it only repeats through loops, which are.
 """
@@ -12,8 +12,6 @@ message); it only repeats through loops, which are.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any, Final, TextIO
 
 from liquid import BoundTemplate, Environment, RenderContext
@@ -42,19 +40,10 @@ class LimitedContext(RenderContext):
         super().__init__(*args, **kwargs)
         self.deadline = _monotonic() + RENDER_SECONDS
 
-    def filter(self, name: str, token: Token | None) -> Callable[..., object]:
-        check_time(self, token)
-        return super().filter(name, token)
-
     def assign(self, key: str, val: Any) -> None:
-        check_time(self, None)
+        # Filters run in outputs and assigns only: checking after each bounds them too.
         super().assign(key, val)
-
-    @contextmanager
-    def loop(self, namespace: Mapping[str, object], forloop: Any) -> Iterator[RenderContext]:
         check_time(self, None)
-        with super().loop(namespace, forloop) as context:
-            yield context
 
 
 def check_time(context: RenderContext, token: Token | None) -> None:
