@@ -6,6 +6,7 @@ with the reason; with CI=true a missing service is a failure, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -69,3 +70,28 @@ def db_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
 def redis_url() -> str:
     _need("Redis", "127.0.0.1", 6379)
     return REDIS_URL
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from server import RUN_MARK
+
+    os.environ[RUN_MARK] = uuid.uuid4().hex
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run leaves no process behind: every server, writer and bench it started is gone."""
+    import signal
+    import time
+
+    from server import processes_of_this_run
+
+    deadline = time.monotonic() + 10
+    while (left := processes_of_this_run()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        lines = "\n".join(f"  {pid}: {cmd}" for pid, cmd in sorted(left.items()))
+        print(f"\nthe test run left {len(left)} process(es) running (now killed):\n{lines}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

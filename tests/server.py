@@ -36,6 +36,42 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
+RUN_MARK = "LINKTRACK_TEST_RUN"  # set by conftest; every process a test starts inherits it
+
+
+def processes_of_this_run() -> dict[int, str]:
+    """pid → command line of every running process started under this test run."""
+    mark = f"{RUN_MARK}={os.environ.get(RUN_MARK, '')}".encode()
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        found[int(entry.name)] = cmdline.decode(errors="replace").strip()
+    return found
+
+
+def session_processes(session: int) -> list[int]:
+    """The pids still running in a process session (a server started with its own)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if fields[0] != "Z" and int(fields[3]) == session:
+            pids.append(int(entry.name))
+    return pids
+
+
 def cli(*args: str, env: dict[str, str] | None = None) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "linktrack.entrypoints.cli", *args],
@@ -93,12 +129,18 @@ class Server:
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
+        """SIGTERM to the server's process group, as a service manager stops it; then wait
+        for every process of its session (its writer drains first) to be gone."""
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.proc:
+            deadline = time.monotonic() + 20
+            while session_processes(self.proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
 
 @contextmanager

@@ -109,7 +109,9 @@ def make_event_log(config: Config, *, appender: bool = True) -> EventLog:
     if config.event_log == "redis":
         return eventlog.RedisStreamEventLog(config.redis_url, config.redis_stream)
     if config.event_log == "file":
-        return eventlog.FileEventLog(config.data_dir / "events", readonly=not appender)
+        return eventlog.FileEventLog(
+            config.data_dir / "events", readonly=not appender, sole_reader=not appender
+        )
     raise ValueError(f"LINKTRACK_EVENT_LOG must be 'file' or 'redis', not {config.event_log!r}")
 
 

@@ -7,7 +7,6 @@ write and one fdatasync cover every record queued for a commit.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import threading
@@ -21,9 +20,11 @@ from linktrack.adapters.eventlog.framing import (
     SEGMENT_DIGITS,
     check_file_position,
     frame,
+    locked,
     parse_position,
     position_of,
     scan,
+    unlock,
 )
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class FileEventLog:
         segment_bytes: int = 64 << 20,
         readonly: bool = False,
         fsync: bool = True,
+        sole_reader: bool = False,
     ) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -104,8 +106,14 @@ class FileEventLog:
         self._failed = False  # the last write failed: the next one starts a new segment
         self._failing = False  # writes fail (logged once, until one works again)
         self._thread: threading.Thread | None = None
+        self._reader_fd = -1
         if not readonly:
             self._open_for_append()
+        if sole_reader:
+            # The writer that stores this log: a second one on the same log (a serve
+            # restarted beside a writer still draining) waits for the first to go.
+            holder = "another writer is storing the click log in"
+            self._reader_fd = locked(self.dir / "READER.LOCK", holder)
 
     # -- paths
 
@@ -123,12 +131,7 @@ class FileEventLog:
     # -- appending
 
     def _open_for_append(self) -> None:
-        self._lock_fd = os.open(self.dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(self._lock_fd)
-            raise EventLogError(f"another process is appending to {self.dir}") from exc
+        self._lock_fd = locked(self.dir / "LOCK", "another process is appending to")
         segs = self.segments()
         self._segment = segs[-1] if segs else 1
         path = self._path(self._segment)
@@ -374,7 +377,10 @@ class FileEventLog:
             return 0
 
     def close(self) -> None:
-        """Flush what is queued, stop the flusher, release the lock."""
+        """Flush what is queued, stop the flusher, release the locks."""
+        if self._reader_fd >= 0:
+            unlock(self._reader_fd)
+            self._reader_fd = -1
         if self.readonly or self._thread is None:
             return
         with self._lock:
@@ -387,5 +393,5 @@ class FileEventLog:
         self._thread.join()
         self._thread = None
         os.close(self._fd)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        os.close(self._lock_fd)
+        unlock(self._lock_fd)
+

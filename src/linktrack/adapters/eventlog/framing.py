@@ -1,13 +1,18 @@
-"""The file event log's on-disk format: length+crc32 framed records, and positions.
+"""The file event log's on-disk layout: length+crc32 framed records, positions, locks.
 
-A position is `<segment, 16 digits>:<byte offset after the record>`.
+A position is `<segment, 16 digits>:<byte offset after the record>`. `LOCK` is
+held by the one process that appends, `READER.LOCK` by the one writer that
+stores the log.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import struct
 import zlib
+from pathlib import Path
 from typing import Final
 
 from linktrack.adapters.eventlog.base import EventLogError
@@ -68,3 +73,19 @@ def scan(buf: bytes | memoryview, start: int = 0) -> tuple[list[tuple[int, bytes
         out.append((end, payload))
         pos = end
     return out, pos, False
+
+
+def locked(path: Path, holder: str) -> int:
+    """An fd holding an exclusive lock on `path`; EventLogError naming `holder` if taken."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise EventLogError(f"{holder} {path.parent}") from exc
+    return fd
+
+
+def unlock(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)

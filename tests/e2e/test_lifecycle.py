@@ -1,0 +1,145 @@
+"""Stopping `linktrack serve`: a signal to its pid or its group drains and stops the writer,
+kill -9 takes the writer with it, and one click log never has two writers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from server import Server, app_client, poll, session_processes
+
+BODY = '<a href="https://life.example/a">a</a> <a href="https://life.example/b">b</a>'
+
+
+def _links(server: Server) -> list[str]:
+    ws = server.workspace()
+    app = app_client(server, ws["app_api_key"])
+    sent = app.post(
+        "/v1/send/email",
+        json={"to": "l@example.com", "identifiers": {"id": "l"}, "subject": "s", "body": BODY},
+    )
+    body = app.get(f"/v1/deliveries/{sent.json()['delivery_id']}").json()["delivery"]["body"]
+    return re.findall(r'href="([^"]+/e/c/[^"]+)"', body)
+
+
+def _stored(db_url: str) -> int:
+    with sqlite3.connect(f"file:{db_url.removeprefix('sqlite:///')}?mode=ro", uri=True) as db:
+        return int(db.execute("select count(*) from clicks").fetchone()[0])
+
+
+class Clicking:
+    """Clients clicking until stopped; counts the 302s they got."""
+
+    def __init__(self, links: list[str], clients: int = 4) -> None:
+        self.links, self.answered, self.stop = links, 0, threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._click, args=(i,)) for i in range(clients)]
+        for thread in self.threads:
+            thread.start()
+
+    def _click(self, offset: int) -> None:
+        with httpx.Client(follow_redirects=False, timeout=5) as web:
+            n = offset
+            while not self.stop.is_set():
+                try:
+                    if web.get(self.links[n % len(self.links)]).status_code == 302:
+                        with self.lock:
+                            self.answered += 1
+                except httpx.HTTPError:
+                    self.stop.wait(0.05)
+                n += 1
+
+    def end(self) -> int:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        return self.answered
+
+
+def _gone(server: Server, timeout: float) -> list[int]:
+    """Wait for the server's whole session to exit; the pids still there after `timeout`."""
+    assert server.proc is not None
+    deadline = time.monotonic() + timeout
+    while (left := session_processes(server.proc.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def test_sigterm_to_the_pid_stops_the_writer_after_it_stored_every_answered_click(
+    tmp_path: Path,
+) -> None:
+    db_url = f"sqlite:///{tmp_path}/life.db"
+    server = Server(db_url, tmp_path).start()
+    try:
+        clicking = Clicking(_links(server))
+        poll(lambda: clicking.answered, lambda n: n >= 200)
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGTERM)  # the pid only, as `kill PID` does
+        answered = clicking.end()
+        assert server.proc.wait(timeout=30) == 0
+        assert _gone(server, 30) == []  # the writer too: no orphan
+        assert answered <= _stored(db_url) <= answered + 4  # in flight: at most one a client
+        log = (tmp_path / "server.log").read_text()
+        assert "restarting it" not in log
+    finally:
+        server.stop()
+
+
+def test_sigterm_to_the_group_during_load_leaves_no_process_and_restarts_nothing(
+    tmp_path: Path,
+) -> None:
+    db_url = f"sqlite:///{tmp_path}/group.db"
+    server = Server(db_url, tmp_path).start()
+    try:
+        clicking = Clicking(_links(server), clients=6)
+        poll(lambda: clicking.answered, lambda n: n >= 200)
+        assert server.proc is not None
+        os.killpg(server.proc.pid, signal.SIGTERM)  # as a service manager stops a unit
+        answered = clicking.end()
+        assert server.proc.wait(timeout=30) == 0
+        assert _gone(server, 30) == []
+        assert "restarting it" not in (tmp_path / "server.log").read_text()
+        # What the stopped writer had not stored yet is in the log: a restart stores it.
+        server = Server(db_url, tmp_path).start()
+        poll(lambda: _stored(db_url), lambda n: n >= answered, timeout=60)
+    finally:
+        server.stop()
+
+
+def test_kill_dash_nine_of_serve_takes_its_writer_with_it(tmp_path: Path) -> None:
+    server = Server(f"sqlite:///{tmp_path}/nine.db", tmp_path).start()
+    try:
+        assert server.proc is not None
+        poll(lambda: len(session_processes(server.proc.pid)), lambda n: n >= 2)  # serve + writer
+        os.kill(server.proc.pid, signal.SIGKILL)  # serve alone: no signal reaches the writer
+        server.proc.wait(timeout=10)
+        assert _gone(server, 20) == []  # the writer saw serve's pipe close and stopped
+    finally:
+        server.stop()
+
+
+def test_a_second_writer_on_one_click_log_is_refused(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path}/two.db"
+    server = Server(db_url, tmp_path).start()
+    try:
+        assert server.proc is not None
+        poll(lambda: len(session_processes(server.proc.pid)), lambda n: n >= 2)
+        time.sleep(1.0)  # the writer has its lock
+        second = subprocess.run(
+            [sys.executable, "-m", "linktrack.entrypoints.cli", "consume",
+             "--db", db_url, "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        assert "another writer is storing the click log" in second.stderr
+    finally:
+        server.stop()
