@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.engine import Db, transaction
-from linktrack.adapters.store.rows import every, execute, record
+from linktrack.adapters.store.rows import every, execute, record, where_given
 from linktrack.adapters.store.schema import deliveries, delivery_links, links, message_stats
 from linktrack.core.errors import NotFoundError
 from linktrack.core.model import (
@@ -202,13 +202,12 @@ def list_deliveries(
     limit: int = 100,
 ) -> list[Delivery]:
     """Deliveries newest first (pass the last `created_at` as `before` to page)."""
-    query = sa.select(deliveries).where(deliveries.c.workspace_id == workspace_id)
-    if message_id is not None:
-        query = query.where(deliveries.c.message_id == message_id)
-    if person_id is not None:
-        query = query.where(deliveries.c.person_id == person_id)
-    if status is not None:
-        query = query.where(deliveries.c.status == status)
+    query = where_given(
+        sa.select(deliveries).where(deliveries.c.workspace_id == workspace_id),
+        (deliveries.c.message_id, message_id),
+        (deliveries.c.person_id, person_id),
+        (deliveries.c.status, status),
+    )
     if before is not None:
         query = query.where(deliveries.c.created_at < before)
     query = query.order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.engine import Db, dialect_insert, transaction
-from linktrack.adapters.store.rows import every, first, inserted, record
+from linktrack.adapters.store.rows import every, first, inserted, record, where_given
 from linktrack.adapters.store.schema import links, message_stats, messages
 from linktrack.core.errors import InvalidValueError, NotFoundError
 from linktrack.core.model import CHANNELS, MESSAGE_KINDS, Link, Message, check_choice
@@ -95,11 +95,11 @@ def list_messages(
     db: Db, workspace_id: int, kind: str | None = None, parent_id: int | None = None
 ) -> list[Message]:
     """A workspace's messages, newest first, optionally of one kind or parent."""
-    query = sa.select(messages).where(messages.c.workspace_id == workspace_id)
-    if kind is not None:
-        query = query.where(messages.c.kind == kind)
-    if parent_id is not None:
-        query = query.where(messages.c.parent_id == parent_id)
+    query = where_given(
+        sa.select(messages).where(messages.c.workspace_id == workspace_id),
+        (messages.c.kind, kind),
+        (messages.c.parent_id, parent_id),
+    )
     return every(db, query.order_by(messages.c.id.desc()), _message)
 
 

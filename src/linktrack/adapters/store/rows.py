@@ -31,6 +31,14 @@ def record(cls: type[D], row: sa.Row[Any], **converted: Any) -> D:
     )
 
 
+def where_given(query: sa.Select[Any], *equal: tuple[sa.Column[Any], Any]) -> sa.Select[Any]:
+    """`query` narrowed to rows whose column equals the value, for each value given (not None)."""
+    for column, value in equal:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
 def first(db: Db, query: sa.Select[Any], to: Callable[[sa.Row[Any]], T]) -> T | None:
     """The first row of `query` made into a `to`, or None when there is none."""
     with transaction(db) as conn:
