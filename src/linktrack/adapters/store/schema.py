@@ -81,6 +81,23 @@ def _event_ids() -> list[sa.Column[Any]]:
     ]
 
 
+def _request() -> list[sa.Column[Any]]:
+    """When and from where a click or an open came: its time, User-Agent and address."""
+    return [
+        _ts("ts"),
+        sa.Column("user_agent", sa.Text(), nullable=False),
+        sa.Column("ip", sa.String(64), nullable=True),
+    ]
+
+
+def _verdict() -> list[sa.Column[Any]]:
+    """The bot verdict a click or an open is stored with (see core.bots)."""
+    return [
+        sa.Column("machine", sa.Boolean(), nullable=False),
+        sa.Column("machine_reasons", sa.JSON(), nullable=False),
+    ]
+
+
 def _by_time(*columns: str) -> list[sa.Index]:
     """An index on (column, ts) for each column: a delivery's (message's, …) events by time."""
     return [sa.Index(None, column, "ts") for column in columns]
@@ -202,12 +219,9 @@ clicks = sa.Table(
     sa.Column("link_id", sa.Integer(), nullable=True),
     sa.Column("position", sa.Integer(), nullable=True),
     sa.Column("href", sa.Text(), nullable=False),
-    _ts("ts"),
-    sa.Column("user_agent", sa.Text(), nullable=False),
-    sa.Column("ip", sa.String(64), nullable=True),
+    *_request(),
     sa.Column("method", sa.String(8), nullable=False),
-    sa.Column("machine", sa.Boolean(), nullable=False),
-    sa.Column("machine_reasons", sa.JSON(), nullable=False),
+    *_verdict(),
     sa.Column("source", sa.String(8), nullable=False),
     # Burst detection and a delivery's activity read a delivery's clicks by time.
     *_by_time("delivery_id", "message_id", "workspace_id", "person_id"),
@@ -217,11 +231,8 @@ opens = sa.Table(
     "opens",
     metadata,
     *_event_ids(),
-    _ts("ts"),
-    sa.Column("user_agent", sa.Text(), nullable=False),
-    sa.Column("ip", sa.String(64), nullable=True),
-    sa.Column("machine", sa.Boolean(), nullable=False),
-    sa.Column("machine_reasons", sa.JSON(), nullable=False),
+    *_request(),
+    *_verdict(),
     sa.Column("synthetic", sa.Boolean(), nullable=False),
     sa.Column("source", sa.String(8), nullable=False),
     *_by_time("delivery_id", "message_id", "person_id"),
