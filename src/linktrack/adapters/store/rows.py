@@ -62,13 +62,13 @@ def insert_new(db: Db, table: sa.Table, key: str, **values: Any) -> bool:
     """Insert a row unless one with the same `key` exists; False when one did."""
     with transaction(db) as conn:
         # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
-        inserted = conn.execute(
+        row = conn.execute(
             dialect_insert(conn, table)
             .values(values)
             .on_conflict_do_nothing(index_elements=[key])
             .returning(table.c[key])
         ).first()
-    return inserted is not None
+    return row is not None
 
 
 def execute(db: Db, statement: sa.Executable) -> None:
