@@ -13,6 +13,7 @@ import logging
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from linktrack.adapters import store
@@ -77,7 +78,23 @@ class BulkSends:
     ) -> SendJob:
         """Send to the audience batch by batch; the job row shows progress. Never raises."""
         try:
-            self._run(job, workspace, container, audience, data, progress)
+            actions = self.containers.actions(container)
+            send = _BatchSend(
+                self.sender, workspace, actions, scope_of(container), data,
+                self.sender.settings_of(workspace),
+            )  # fmt: skip
+            total, batches = self._audience(workspace, audience)
+            store.set_job_total(self.engine, job.id, total)
+            self._report(job, progress)
+            for batch in batches:
+                with self.engine.begin() as conn:
+                    send.batch(conn, batch)
+                    store.create_deliveries(conn, send.deliveries)
+                    store.add_progress(
+                        conn, job.id, sent=send.sent, failed=send.failed, skipped=send.skipped,
+                        errors=send.errors,
+                    )  # fmt: skip
+                self._report(job, progress)
             store.finish_job(self.engine, job.id, "done")
         except Exception as exc:  # a job thread has no caller: the job row carries it
             log.exception("send job %s failed", job.id)
@@ -87,33 +104,6 @@ class BulkSends:
         if progress is not None:
             progress(final)
         return final
-
-    def _run(
-        self,
-        job: SendJob,
-        workspace: Workspace,
-        container: Container,
-        audience: Audience,
-        data: dict[str, Any],
-        progress: Progress | None,
-    ) -> None:
-        actions = self.containers.actions(container)
-        send = _BatchSend(
-            self.sender, workspace, actions, scope_of(container), data,
-            self.sender.settings_of(workspace),
-        )  # fmt: skip
-        total, batches = self._audience(workspace, audience)
-        store.set_job_total(self.engine, job.id, total)
-        self._report(job, progress)
-        for batch in batches:
-            with self.engine.begin() as conn:
-                send.batch(conn, batch)
-                store.create_deliveries(conn, send.deliveries)
-                store.add_progress(
-                    conn, job.id, sent=send.sent, failed=send.failed, skipped=send.skipped,
-                    errors=send.errors,
-                )  # fmt: skip
-            self._report(job, progress)
 
     def _report(self, job: SendJob, progress: Progress | None) -> None:
         if progress is not None:
@@ -151,31 +141,28 @@ class BulkSends:
             thread.join(timeout)
 
 
+@dataclass
 class _BatchSend:
     """One job's compose state across its batches, and the current batch's outcome."""
 
-    def __init__(
-        self,
-        sender: Sender,
-        workspace: Workspace,
-        actions: list[Message],
-        scope: dict[str, Any],
-        data: dict[str, Any],
-        settings: TrackingSettings,
-    ) -> None:
-        self.sender = sender
-        self.workspace = workspace
-        self.actions = actions
-        self.scope = scope
-        self.data = data
-        self.settings = settings
-        # One link table per action for the whole job: the compose plan cache then
-        # serves every recipient after the first.
-        self.tables = {m.id: store.StoreLinkTable(m.id) for m in actions}
-        self.seen: set[int] = set()
-        self.sent = self.failed = self.skipped = 0
-        self.errors: list[dict[str, Any]] = []
-        self.deliveries: list[NewDelivery] = []
+    sender: Sender
+    workspace: Workspace
+    actions: list[Message]
+    scope: dict[str, Any]
+    data: dict[str, Any]
+    settings: TrackingSettings
+    # One link table per action for the whole job: the compose plan cache then
+    # serves every recipient after the first.
+    tables: dict[int, store.StoreLinkTable] = field(init=False)
+    seen: set[int] = field(default_factory=set)
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[NewDelivery] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tables = {m.id: store.StoreLinkTable(m.id) for m in self.actions}
 
     def batch(self, conn: store.Connection, batch: Batch) -> None:
         """Compose the batch's deliveries in `conn` (links are created there)."""

@@ -127,15 +127,7 @@ class SdkEvents:
             if delivery.status != "sent":
                 store.mark_delivery(self.engine, delivery.id, "sent", at=ts)
         else:  # converted: the first one per delivery counts
-            store.record_conversion(
-                self.engine,
-                delivery_id=delivery.id,
-                workspace_id=workspace_id,
-                message_id=delivery.message_id,
-                person_id=delivery.person_id,
-                ts=ts,
-                source="sdk",
-            )
+            store.record_conversion(self.engine, delivery, ts=ts, source="sdk")
 
     def _append(self, event: bytes) -> None:
         try:

@@ -19,9 +19,10 @@ def _sent(r: sa.Row[Any]) -> Activity:
     return Activity(kind, r.sent_at or r.created_at, r.id, r.message_id, r.message_name, r.channel)
 
 
-def _opened(r: sa.Row[Any]) -> Activity:
+def _event(kind: Literal["opened", "clicked"], r: sa.Row[Any], **details: Any) -> Activity:
+    """An open or a click, with the bot verdict both carry."""
     return Activity(
-        "opened",
+        kind,
         r.ts,
         r.delivery_id,
         r.message_id,
@@ -29,23 +30,30 @@ def _opened(r: sa.Row[Any]) -> Activity:
         r.channel,
         machine=bool(r.machine),
         machine_reasons=tuple(r.machine_reasons or ()),
-        synthetic=bool(r.synthetic),
+        **details,
     )
+
+
+def _opened(r: sa.Row[Any]) -> Activity:
+    return _event("opened", r, synthetic=bool(r.synthetic))
 
 
 def _clicked(r: sa.Row[Any]) -> Activity:
-    return Activity(
-        "clicked",
-        r.ts,
-        r.delivery_id,
-        r.message_id,
-        r.message_name,
-        r.channel,
-        link_id=r.link_id,
-        href=r.href,
-        machine=bool(r.machine),
-        machine_reasons=tuple(r.machine_reasons or ()),
+    return _event("clicked", r, link_id=r.link_id, href=r.href)
+
+
+def _events_of(
+    table: sa.Table, workspace_id: int, person_id: int, before: float | None
+) -> sa.Select[Any]:
+    """A person's opens or clicks (`table`) with their message's name and channel, newest first."""
+    query = (
+        sa.select(table, messages.c.name.label("message_name"), messages.c.channel)
+        .join(messages, messages.c.id == table.c.message_id)
+        .where(table.c.person_id == person_id, table.c.workspace_id == workspace_id)
     )
+    if before is not None:
+        query = query.where(table.c.ts < before)
+    return query.order_by(table.c.ts.desc())
 
 
 def person_activities(
@@ -57,27 +65,13 @@ def person_activities(
         .join(messages, messages.c.id == deliveries.c.message_id)
         .where(deliveries.c.person_id == person_id, deliveries.c.workspace_id == workspace_id)
     )
-    opened = (
-        sa.select(opens, messages.c.name.label("message_name"), messages.c.channel)
-        .join(messages, messages.c.id == opens.c.message_id)
-        .where(opens.c.person_id == person_id, opens.c.workspace_id == workspace_id)
-    )
-    clicked = (
-        sa.select(clicks, messages.c.name.label("message_name"), messages.c.channel)
-        .join(messages, messages.c.id == clicks.c.message_id)
-        .where(clicks.c.person_id == person_id, clicks.c.workspace_id == workspace_id)
-    )
     if before is not None:
         sent = sent.where(deliveries.c.created_at < before)
-        opened = opened.where(opens.c.ts < before)
-        clicked = clicked.where(clicks.c.ts < before)
-    out: list[Activity] = []
     with transaction(db) as conn:
-        for r in conn.execute(sent.order_by(deliveries.c.created_at.desc()).limit(limit)):
-            out.append(_sent(r))
-        for r in conn.execute(opened.order_by(opens.c.ts.desc()).limit(limit)):
-            out.append(_opened(r))
-        for r in conn.execute(clicked.order_by(clicks.c.ts.desc()).limit(limit)):
-            out.append(_clicked(r))
+        rows = conn.execute(sent.order_by(deliveries.c.created_at.desc()).limit(limit))
+        out = [_sent(r) for r in rows]
+        for table, activity in ((opens, _opened), (clicks, _clicked)):
+            rows = conn.execute(_events_of(table, workspace_id, person_id, before).limit(limit))
+            out.extend(activity(r) for r in rows)
     out.sort(key=lambda a: (a.ts, _RANK[a.type]), reverse=True)
     return out[:limit]

@@ -13,6 +13,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from linktrack.adapters.store.engine import Db, transaction
+from linktrack.adapters.store.rows import every, execute, first, inserted, record
 from linktrack.adapters.store.schema import containers, send_jobs
 from linktrack.core.errors import InvalidValueError
 from linktrack.core.model import CONTAINER_KINDS, JOB_STATUSES, Container, SendJob
@@ -21,9 +22,7 @@ MAX_ERRORS: Final = 100  # a job keeps the first errors, and counts them all
 
 
 def _container(row: sa.Row[Any]) -> Container:
-    return Container(
-        row.id, row.workspace_id, row.kind, row.name, dict(row.extra or {}), row.created_at
-    )
+    return record(Container, row, extra=dict(row.extra or {}))
 
 
 def create_container(
@@ -32,69 +31,54 @@ def create_container(
     if kind not in CONTAINER_KINDS:
         choices = ", ".join(sorted(CONTAINER_KINDS))
         raise InvalidValueError(f"kind must be one of {choices}, not {kind!r}")
-    with transaction(db) as conn:
-        row = conn.execute(
-            sa.insert(containers)
-            .values(
-                workspace_id=workspace_id,
-                kind=kind,
-                name=name,
-                extra=dict(extra or {}),
-                created_at=time.time(),
-            )
-            .returning(*containers.c)
-        ).one()
+    row = inserted(
+        db,
+        containers,
+        workspace_id=workspace_id,
+        kind=kind,
+        name=name,
+        extra=dict(extra or {}),
+        created_at=time.time(),
+    )
     return _container(row)
 
 
 def get_container(db: Db, workspace_id: int, kind: str, container_id: int) -> Container | None:
     """The workspace's container of `kind` with this id, or None."""
-    with transaction(db) as conn:
-        row = conn.execute(
-            sa.select(containers).where(
-                containers.c.id == container_id,
-                containers.c.workspace_id == workspace_id,
-                containers.c.kind == kind,
-            )
-        ).first()
-    return _container(row) if row else None
+    query = sa.select(containers).where(
+        containers.c.id == container_id,
+        containers.c.workspace_id == workspace_id,
+        containers.c.kind == kind,
+    )
+    return first(db, query, _container)
 
 
 def find_container(db: Db, container_id: int) -> Container | None:
     """A container by id in any workspace (operators' tools: the CLI)."""
-    with transaction(db) as conn:
-        row = conn.execute(sa.select(containers).where(containers.c.id == container_id)).first()
-    return _container(row) if row else None
+    return first(db, sa.select(containers).where(containers.c.id == container_id), _container)
 
 
 def list_containers(db: Db, workspace_id: int, kind: str) -> list[Container]:
     """A workspace's containers of `kind`, newest first."""
-    with transaction(db) as conn:
-        rows = conn.execute(
-            sa.select(containers)
-            .where(containers.c.workspace_id == workspace_id, containers.c.kind == kind)
-            .order_by(containers.c.id.desc())
-        )
-        return [_container(r) for r in rows]
+    query = sa.select(containers).where(
+        containers.c.workspace_id == workspace_id, containers.c.kind == kind
+    )
+    return every(db, query.order_by(containers.c.id.desc()), _container)
 
 
 # ---------------------------------------------------------------------- send jobs
 
 
 def _job(row: sa.Row[Any]) -> SendJob:
-    return SendJob(
-        row.id,
-        row.workspace_id,
-        row.container_id,
-        row.status,
-        int(row.total),
-        int(row.sent),
-        int(row.failed),
-        int(row.skipped),
-        dict(row.audience or {}),
-        list(row.errors or []),
-        row.created_at,
-        row.finished_at,
+    return record(
+        SendJob,
+        row,
+        total=int(row.total),
+        sent=int(row.sent),
+        failed=int(row.failed),
+        skipped=int(row.skipped),
+        audience=dict(row.audience or {}),
+        errors=list(row.errors or []),
     )
 
 
@@ -102,47 +86,35 @@ def create_job(
     db: Db, container: Container, audience: Mapping[str, Any], total: int = 0
 ) -> SendJob:
     """A running job with nothing done yet (`total`: 0 until a filter's audience is counted)."""
-    with transaction(db) as conn:
-        row = conn.execute(
-            sa.insert(send_jobs)
-            .values(
-                workspace_id=container.workspace_id,
-                container_id=container.id,
-                status="running",
-                total=total,
-                audience=dict(audience),
-                errors=[],
-                created_at=time.time(),
-            )
-            .returning(*send_jobs.c)
-        ).one()
+    row = inserted(
+        db,
+        send_jobs,
+        workspace_id=container.workspace_id,
+        container_id=container.id,
+        status="running",
+        total=total,
+        audience=dict(audience),
+        errors=[],
+        created_at=time.time(),
+    )
     return _job(row)
 
 
 def get_job(db: Db, container_id: int, job_id: int) -> SendJob | None:
-    with transaction(db) as conn:
-        row = conn.execute(
-            sa.select(send_jobs).where(
-                send_jobs.c.id == job_id, send_jobs.c.container_id == container_id
-            )
-        ).first()
-    return _job(row) if row else None
+    query = sa.select(send_jobs).where(
+        send_jobs.c.id == job_id, send_jobs.c.container_id == container_id
+    )
+    return first(db, query, _job)
 
 
 def list_jobs(db: Db, container_id: int) -> list[SendJob]:
     """A container's jobs, newest first."""
-    with transaction(db) as conn:
-        rows = conn.execute(
-            sa.select(send_jobs)
-            .where(send_jobs.c.container_id == container_id)
-            .order_by(send_jobs.c.id.desc())
-        )
-        return [_job(r) for r in rows]
+    query = sa.select(send_jobs).where(send_jobs.c.container_id == container_id)
+    return every(db, query.order_by(send_jobs.c.id.desc()), _job)
 
 
 def set_job_total(db: Db, job_id: int, total: int) -> None:
-    with transaction(db) as conn:
-        conn.execute(sa.update(send_jobs).where(send_jobs.c.id == job_id).values(total=total))
+    execute(db, sa.update(send_jobs).where(send_jobs.c.id == job_id).values(total=total))
 
 
 def add_progress(

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.engine import Db, transaction
+from linktrack.adapters.store.rows import every, execute, record, where_given
 from linktrack.adapters.store.schema import deliveries, delivery_links, links, message_stats
 from linktrack.core.errors import NotFoundError
 from linktrack.core.model import (
@@ -26,27 +27,13 @@ from linktrack.core.model import (
 
 
 def _delivery(row: sa.Row[Any], dlinks: tuple[DeliveryLink, ...] = ()) -> Delivery:
-    return Delivery(
-        row.id,
-        row.workspace_id,
-        row.message_id,
-        row.person_id,
-        row.channel,
-        row.recipient,
-        row.subject,
-        row.body,
-        row.body_plain,
-        dict(row.settings or {}),
-        list(row.warnings or []),
-        list(row.link_ids) if row.link_ids is not None else None,
-        row.status,
-        row.error,
-        row.created_at,
-        row.sent_at,
-        row.opened_at,
-        row.clicked_at,
-        row.human_clicked_at,
-        dlinks,
+    return record(
+        Delivery,
+        row,
+        settings=dict(row.settings or {}),
+        warnings=list(row.warnings or []),
+        link_ids=list(row.link_ids) if row.link_ids is not None else None,
+        links=dlinks,
     )
 
 
@@ -153,12 +140,8 @@ def mark_delivery(
 
 def forget_content(db: Db, delivery_id: str) -> None:
     """Drop a delivery's bodies once sent (the sender asked for no message retention)."""
-    with transaction(db) as conn:
-        conn.execute(
-            sa.update(deliveries)
-            .where(deliveries.c.id == delivery_id)
-            .values(body=None, body_plain=None)
-        )
+    statement = sa.update(deliveries).where(deliveries.c.id == delivery_id)
+    execute(db, statement.values(body=None, body_plain=None))
 
 
 def queued_deliveries(db: Db, limit: int) -> list[tuple[str, int]]:
@@ -219,15 +202,13 @@ def list_deliveries(
     limit: int = 100,
 ) -> list[Delivery]:
     """Deliveries newest first (pass the last `created_at` as `before` to page)."""
-    query = sa.select(deliveries).where(deliveries.c.workspace_id == workspace_id)
-    if message_id is not None:
-        query = query.where(deliveries.c.message_id == message_id)
-    if person_id is not None:
-        query = query.where(deliveries.c.person_id == person_id)
-    if status is not None:
-        query = query.where(deliveries.c.status == status)
+    query = where_given(
+        sa.select(deliveries).where(deliveries.c.workspace_id == workspace_id),
+        (deliveries.c.message_id, message_id),
+        (deliveries.c.person_id, person_id),
+        (deliveries.c.status, status),
+    )
     if before is not None:
         query = query.where(deliveries.c.created_at < before)
     query = query.order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)
-    with transaction(db) as conn:
-        return [_delivery(r) for r in conn.execute(query)]
+    return every(db, query, _delivery)

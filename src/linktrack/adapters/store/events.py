@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import orjson
@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from linktrack.adapters.store.engine import Db, dialect_insert, transaction
+from linktrack.adapters.store.engine import Db, dialect_insert
+from linktrack.adapters.store.rows import insert_new
 from linktrack.adapters.store.schema import (
     clicks,
     consumer_offsets,
@@ -29,6 +30,7 @@ from linktrack.adapters.store.schema import (
     message_stats,
     opens,
 )
+from linktrack.core.model import Delivery
 from linktrack.core.rollups import FIRST_COUNTERS, DeliveryState, FirstTimes
 
 _IN_CHUNK: Final = 900  # ids per IN (...) list: far below every driver's limit
@@ -84,10 +86,8 @@ def claim_checkpoint(conn: Connection, consumer: str) -> str | None:
     """Lock the consumer's position for this transaction and return it."""
     # Writing first makes the whole batch one write transaction on SQLite
     # (consistent reads), and FOR UPDATE serialises same-named consumers on PG.
-    conn.execute(
-        dialect_insert(conn, consumer_offsets)
-        .values(consumer=consumer, position=None, updated_at=time.time())
-        .on_conflict_do_nothing(index_elements=["consumer"])
+    insert_new(
+        conn, consumer_offsets, "consumer", consumer=consumer, position=None, updated_at=time.time()
     )
     position: str | None = conn.execute(
         sa.select(consumer_offsets.c.position)
@@ -183,22 +183,30 @@ def insert_opens(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
     return _insert_new(conn, opens, rows)
 
 
-def save_pair_first_times(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert or move the first-click times of (delivery, link) pairs."""
+def _upsert(
+    conn: Connection,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    key_columns: list[str],
+    changes: Callable[[Any], dict[str, Any]],
+) -> None:
+    """Insert `rows`; where one's key exists, update that row to `changes(excluded)`."""
     if not rows:
         return
-    ins, params = _bulk_insert(conn, delivery_links, rows)
-    _run(
+    ins, params = _bulk_insert(conn, table, rows)
+    upsert = ins.on_conflict_do_update(index_elements=key_columns, set_=changes(ins.excluded))
+    _run(conn, upsert, params)
+
+
+def save_pair_first_times(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert or move the first-click times of (delivery, link) pairs."""
+    moved = ("first_ts", "first_human_ts", "first_machine_ts")
+    _upsert(
         conn,
-        ins.on_conflict_do_update(
-            index_elements=["delivery_id", "link_id"],
-            set_={
-                "first_ts": ins.excluded.first_ts,
-                "first_human_ts": ins.excluded.first_human_ts,
-                "first_machine_ts": ins.excluded.first_machine_ts,
-            },
-        ),
-        params,
+        delivery_links,
+        rows,
+        ["delivery_id", "link_id"],
+        lambda excluded: {name: excluded[name] for name in moved},
     )
 
 
@@ -216,16 +224,12 @@ def _add(
         row = dict(zip(key_columns, key, strict=True))
         row.update({name: delta.get(name, 0) for name in counters})
         rows.append(row)
-    if not rows:
-        return
-    ins, params = _bulk_insert(conn, table, rows)
-    _run(
+    _upsert(
         conn,
-        ins.on_conflict_do_update(
-            index_elements=key_columns,
-            set_={name: table.c[name] + ins.excluded[name] for name in counters},
-        ),
-        params,
+        table,
+        rows,
+        key_columns,
+        lambda excluded: {name: table.c[name] + excluded[name] for name in counters},
     )
 
 
@@ -271,27 +275,16 @@ def save_first_times(
         )
 
 
-def record_conversion(
-    db: Db,
-    *,
-    delivery_id: str,
-    workspace_id: int,
-    message_id: int,
-    person_id: int | None,
-    ts: float,
-    source: str,
-) -> None:
+def record_conversion(db: Db, delivery: Delivery, *, ts: float, source: str) -> None:
     """A delivery's first conversion (a retried report adds nothing)."""
-    with transaction(db) as conn:
-        conn.execute(
-            dialect_insert(conn, conversions)
-            .values(
-                delivery_id=delivery_id,
-                workspace_id=workspace_id,
-                message_id=message_id,
-                person_id=person_id,
-                ts=ts,
-                source=source,
-            )
-            .on_conflict_do_nothing(index_elements=["delivery_id"])
-        )
+    insert_new(
+        db,
+        conversions,
+        "delivery_id",
+        delivery_id=delivery.id,
+        workspace_id=delivery.workspace_id,
+        message_id=delivery.message_id,
+        person_id=delivery.person_id,
+        ts=ts,
+        source=source,
+    )

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.engine import Db, dialect_insert, transaction
+from linktrack.adapters.store.rows import every, first, inserted, record, where_given
 from linktrack.adapters.store.schema import links, message_stats, messages
 from linktrack.core.errors import InvalidValueError, NotFoundError
 from linktrack.core.model import CHANNELS, MESSAGE_KINDS, Link, Message, check_choice
@@ -22,21 +23,7 @@ _MESSAGE_FIELDS: Final = frozenset(
 
 
 def _message(row: sa.Row[Any]) -> Message:
-    return Message(
-        row.id,
-        row.workspace_id,
-        row.kind,
-        row.parent_id,
-        row.name,
-        row.channel,
-        row.subject,
-        row.body,
-        row.body_plain,
-        row.from_addr,
-        bool(row.tracked),
-        dict(row.extra or {}),
-        row.created_at,
-    )
+    return record(Message, row, tracked=bool(row.tracked), extra=dict(row.extra or {}))
 
 
 def create_message(
@@ -58,24 +45,22 @@ def create_message(
     check_choice(kind, MESSAGE_KINDS, "message kind")
     check_choice(channel, CHANNELS, "channel")
     with transaction(db) as conn:
-        row = conn.execute(
-            sa.insert(messages)
-            .values(
-                workspace_id=workspace_id,
-                kind=kind,
-                parent_id=parent_id,
-                name=name,
-                channel=channel,
-                subject=subject,
-                body=body,
-                body_plain=body_plain,
-                from_addr=from_addr,
-                tracked=tracked,
-                extra=dict(extra or {}),
-                created_at=time.time(),
-            )
-            .returning(*messages.c)
-        ).one()
+        row = inserted(
+            conn,
+            messages,
+            workspace_id=workspace_id,
+            kind=kind,
+            parent_id=parent_id,
+            name=name,
+            channel=channel,
+            subject=subject,
+            body=body,
+            body_plain=body_plain,
+            from_addr=from_addr,
+            tracked=tracked,
+            extra=dict(extra or {}),
+            created_at=time.time(),
+        )
         conn.execute(sa.insert(message_stats).values(message_id=row.id))
     return _message(row)
 
@@ -100,34 +85,29 @@ def update_message(db: Db, workspace_id: int, message_id: int, **changes: Any) -
 
 
 def get_message(db: Db, workspace_id: int, message_id: int) -> Message | None:
-    with transaction(db) as conn:
-        row = conn.execute(
-            sa.select(messages).where(
-                messages.c.id == message_id, messages.c.workspace_id == workspace_id
-            )
-        ).first()
-    return _message(row) if row else None
+    query = sa.select(messages).where(
+        messages.c.id == message_id, messages.c.workspace_id == workspace_id
+    )
+    return first(db, query, _message)
 
 
 def list_messages(
     db: Db, workspace_id: int, kind: str | None = None, parent_id: int | None = None
 ) -> list[Message]:
     """A workspace's messages, newest first, optionally of one kind or parent."""
-    query = sa.select(messages).where(messages.c.workspace_id == workspace_id)
-    if kind is not None:
-        query = query.where(messages.c.kind == kind)
-    if parent_id is not None:
-        query = query.where(messages.c.parent_id == parent_id)
-    with transaction(db) as conn:
-        rows = conn.execute(query.order_by(messages.c.id.desc()))
-        return [_message(r) for r in rows]
+    query = where_given(
+        sa.select(messages).where(messages.c.workspace_id == workspace_id),
+        (messages.c.kind, kind),
+        (messages.c.parent_id, parent_id),
+    )
+    return every(db, query.order_by(messages.c.id.desc()), _message)
 
 
 # ------------------------------------------------------------------------- links
 
 
 def _link(row: sa.Row[Any]) -> Link:
-    return Link(row.id, row.message_id, row.key, row.href, row.tag, row.created_at)
+    return record(Link, row)
 
 
 def _key_hash(key: str) -> str:
@@ -183,11 +163,8 @@ def _link_ids(conn: Connection, message_id: int, hashes: Sequence[str]) -> dict[
 
 def list_links(db: Db, message_ids: Iterable[int]) -> list[Link]:
     """The links of the given messages, by id."""
-    with transaction(db) as conn:
-        rows = conn.execute(
-            sa.select(links).where(links.c.message_id.in_(list(message_ids))).order_by(links.c.id)
-        )
-        return [_link(r) for r in rows]
+    query = sa.select(links).where(links.c.message_id.in_(list(message_ids)))
+    return every(db, query.order_by(links.c.id), _link)
 
 
 class StoreLinkTable:

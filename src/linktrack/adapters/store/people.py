@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.engine import Db, dialect_insert, transaction
+from linktrack.adapters.store.rows import first, record
 from linktrack.adapters.store.schema import deliveries, delivery_links, people
 from linktrack.core.errors import ConflictError, NotFoundError
 from linktrack.core.model import Identifier, IdentifierKind, Person, parse_identifier
@@ -25,17 +26,8 @@ _IDENTIFIER_COLUMN: Final[dict[IdentifierKind, sa.Column[Any]]] = {
 
 
 def _person(row: sa.Row[Any]) -> Person:
-    return Person(
-        row.id,
-        row.workspace_id,
-        row.cio_id,
-        row.external_id,
-        row.email,
-        row.phone,
-        dict(row.attributes or {}),
-        bool(row.unsubscribed),
-        row.created_at,
-        row.updated_at,
+    return record(
+        Person, row, attributes=dict(row.attributes or {}), unsubscribed=bool(row.unsubscribed)
     )
 
 
@@ -48,15 +40,11 @@ def _person_query(workspace_id: int, ident: Identifier) -> sa.Select[Any]:
 
 def get_person(db: Db, workspace_id: int, identifier: str | Identifier) -> Person | None:
     """The person named by `identifier` (id, email or `cio_<cio_id>`), or None."""
-    with transaction(db) as conn:
-        row = conn.execute(_person_query(workspace_id, parse_identifier(identifier))).first()
-    return _person(row) if row else None
+    return first(db, _person_query(workspace_id, parse_identifier(identifier)), _person)
 
 
 def get_person_by_pk(db: Db, person_id: int) -> Person | None:
-    with transaction(db) as conn:
-        row = conn.execute(sa.select(people).where(people.c.id == person_id)).first()
-    return _person(row) if row else None
+    return first(db, sa.select(people).where(people.c.id == person_id), _person)
 
 
 def _split_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

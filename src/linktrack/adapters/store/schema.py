@@ -11,6 +11,8 @@ per row would double the index work on the hottest write path.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 # Named constraints keep future Alembic batch migrations on SQLite deterministic.
@@ -33,14 +35,78 @@ def _ts(name: str, nullable: bool = False) -> sa.Column[float]:
     return sa.Column(name, Ts(), nullable=nullable)
 
 
-def _count(name: str) -> sa.Column[int]:
-    return sa.Column(name, sa.BigInteger(), nullable=False, server_default="0")
+def _counts(*names: str) -> list[sa.Column[int]]:
+    """Counters that start at zero."""
+    return [sa.Column(name, sa.BigInteger(), nullable=False, server_default="0") for name in names]
+
+
+def _key(name: str, type_: sa.types.TypeEngine[Any] | None = None) -> sa.Column[Any]:
+    """A primary-key column (the key, or a part of it), integer unless typed."""
+    return sa.Column(name, sa.Integer() if type_ is None else type_, primary_key=True)
+
+
+def _id() -> sa.Column[int]:
+    """The table's own auto-incremented integer key."""
+    return sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True)
+
+
+def _ref(
+    name: str,
+    parent: str,
+    *,
+    ondelete: str = "CASCADE",
+    nullable: bool = False,
+    index: bool | None = None,
+) -> sa.Column[int]:
+    """A foreign key to `parent`.id: by default required, and deleted with its parent."""
+    return sa.Column(
+        name,
+        sa.Integer(),
+        sa.ForeignKey(f"{parent}.id", ondelete=ondelete),
+        nullable=nullable,
+        index=index,
+    )
+
+
+def _event_ids() -> list[sa.Column[Any]]:
+    """The ids a click or an open row starts with: its own, then its delivery's (no
+    foreign keys: see the module docstring)."""
+    return [
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(80), nullable=False, unique=True),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("delivery_id", sa.String(64), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+    ]
+
+
+def _request() -> list[sa.Column[Any]]:
+    """When and from where a click or an open came: its time, User-Agent and address."""
+    return [
+        _ts("ts"),
+        sa.Column("user_agent", sa.Text(), nullable=False),
+        sa.Column("ip", sa.String(64), nullable=True),
+    ]
+
+
+def _verdict() -> list[sa.Column[Any]]:
+    """The bot verdict a click or an open is stored with (see core.bots)."""
+    return [
+        sa.Column("machine", sa.Boolean(), nullable=False),
+        sa.Column("machine_reasons", sa.JSON(), nullable=False),
+    ]
+
+
+def _by_time(*columns: str) -> list[sa.Index]:
+    """An index on (column, ts) for each column: a delivery's (message's, …) events by time."""
+    return [sa.Index(None, column, "ts") for column in columns]
 
 
 workspaces = sa.Table(
     "workspaces",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    _id(),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("site_id", sa.String(32), nullable=False, unique=True),
     sa.Column("settings", sa.JSON(), nullable=False),
@@ -50,14 +116,8 @@ workspaces = sa.Table(
 api_keys = sa.Table(
     "api_keys",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    sa.Column(
-        "workspace_id",
-        sa.Integer(),
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _id(),
+    _ref("workspace_id", "workspaces", index=True),
     sa.Column("kind", sa.String(8), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
     _ts("created_at"),
@@ -66,14 +126,8 @@ api_keys = sa.Table(
 signing_keys = sa.Table(
     "signing_keys",
     metadata,
-    sa.Column("kid", sa.String(16), primary_key=True),
-    sa.Column(
-        "workspace_id",
-        sa.Integer(),
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _key("kid", sa.String(16)),
+    _ref("workspace_id", "workspaces", index=True),
     sa.Column("secret", sa.String(128), nullable=False),
     _ts("created_at"),
     _ts("retired_at", nullable=True),
@@ -82,13 +136,8 @@ signing_keys = sa.Table(
 people = sa.Table(
     "people",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    sa.Column(
-        "workspace_id",
-        sa.Integer(),
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _id(),
+    _ref("workspace_id", "workspaces"),
     sa.Column("cio_id", sa.String(32), nullable=False, unique=True),
     sa.Column("external_id", sa.String(255), nullable=True),
     sa.Column("email", sa.String(320), nullable=True),
@@ -104,13 +153,8 @@ people = sa.Table(
 messages = sa.Table(
     "messages",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    sa.Column(
-        "workspace_id",
-        sa.Integer(),
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _id(),
+    _ref("workspace_id", "workspaces"),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("parent_id", sa.Integer(), nullable=True),
     sa.Column("name", sa.String(255), nullable=False),
@@ -128,13 +172,8 @@ messages = sa.Table(
 links = sa.Table(
     "links",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    sa.Column(
-        "message_id",
-        sa.Integer(),
-        sa.ForeignKey("messages.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _id(),
+    _ref("message_id", "messages"),
     sa.Column("key", sa.Text(), nullable=False),
     # Uniqueness is on a hash of the key: a btree entry on PostgreSQL must stay
     # under ~2.7 kB and a URL key may be longer.
@@ -148,25 +187,10 @@ links = sa.Table(
 deliveries = sa.Table(
     "deliveries",
     metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column(
-        "workspace_id",
-        sa.Integer(),
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column(
-        "message_id",
-        sa.Integer(),
-        sa.ForeignKey("messages.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column(
-        "person_id",
-        sa.Integer(),
-        sa.ForeignKey("people.id", ondelete="SET NULL"),
-        nullable=True,
-    ),
+    _key("id", sa.String(64)),
+    _ref("workspace_id", "workspaces"),
+    _ref("message_id", "messages"),
+    _ref("person_id", "people", ondelete="SET NULL", nullable=True),
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("recipient", sa.String(320), nullable=False),
     sa.Column("subject", sa.Text(), nullable=False),
@@ -191,48 +215,27 @@ deliveries = sa.Table(
 clicks = sa.Table(
     "clicks",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(80), nullable=False, unique=True),
-    sa.Column("workspace_id", sa.Integer(), nullable=False),
-    sa.Column("message_id", sa.Integer(), nullable=False),
-    sa.Column("delivery_id", sa.String(64), nullable=False),
-    sa.Column("person_id", sa.Integer(), nullable=True),
+    *_event_ids(),
     sa.Column("link_id", sa.Integer(), nullable=True),
     sa.Column("position", sa.Integer(), nullable=True),
     sa.Column("href", sa.Text(), nullable=False),
-    _ts("ts"),
-    sa.Column("user_agent", sa.Text(), nullable=False),
-    sa.Column("ip", sa.String(64), nullable=True),
+    *_request(),
     sa.Column("method", sa.String(8), nullable=False),
-    sa.Column("machine", sa.Boolean(), nullable=False),
-    sa.Column("machine_reasons", sa.JSON(), nullable=False),
+    *_verdict(),
     sa.Column("source", sa.String(8), nullable=False),
     # Burst detection and a delivery's activity read a delivery's clicks by time.
-    sa.Index(None, "delivery_id", "ts"),
-    sa.Index(None, "message_id", "ts"),
-    sa.Index(None, "workspace_id", "ts"),
-    sa.Index(None, "person_id", "ts"),
+    *_by_time("delivery_id", "message_id", "workspace_id", "person_id"),
 )
 
 opens = sa.Table(
     "opens",
     metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(80), nullable=False, unique=True),
-    sa.Column("workspace_id", sa.Integer(), nullable=False),
-    sa.Column("message_id", sa.Integer(), nullable=False),
-    sa.Column("delivery_id", sa.String(64), nullable=False),
-    sa.Column("person_id", sa.Integer(), nullable=True),
-    _ts("ts"),
-    sa.Column("user_agent", sa.Text(), nullable=False),
-    sa.Column("ip", sa.String(64), nullable=True),
-    sa.Column("machine", sa.Boolean(), nullable=False),
-    sa.Column("machine_reasons", sa.JSON(), nullable=False),
+    *_event_ids(),
+    *_request(),
+    *_verdict(),
     sa.Column("synthetic", sa.Boolean(), nullable=False),
     sa.Column("source", sa.String(8), nullable=False),
-    sa.Index(None, "delivery_id", "ts"),
-    sa.Index(None, "message_id", "ts"),
-    sa.Index(None, "person_id", "ts"),
+    *_by_time("delivery_id", "message_id", "person_id"),
 )
 
 # Rollups below are written by the writer in the transaction that inserts the
@@ -241,12 +244,9 @@ opens = sa.Table(
 link_stats = sa.Table(
     "link_stats",
     metadata,
-    sa.Column("message_id", sa.Integer(), primary_key=True),
-    sa.Column("link_id", sa.Integer(), primary_key=True),
-    _count("clicks_total"),
-    _count("clicks_human"),
-    _count("uniques_total"),
-    _count("uniques_human"),
+    _key("message_id"),
+    _key("link_id"),
+    *_counts("clicks_total", "clicks_human", "uniques_total", "uniques_human"),
 )
 
 # One row per (message, hour, link). `uniques` counts the (delivery, link)
@@ -255,14 +255,10 @@ link_stats = sa.Table(
 link_buckets = sa.Table(
     "link_buckets",
     metadata,
-    sa.Column("message_id", sa.Integer(), primary_key=True),
-    sa.Column("bucket_start", sa.BigInteger(), primary_key=True),
-    sa.Column("link_id", sa.Integer(), primary_key=True),
-    _count("clicks"),
-    _count("human_clicks"),
-    _count("uniques"),
-    _count("human_uniques"),
-    _count("machine_uniques"),
+    _key("message_id"),
+    _key("bucket_start", sa.BigInteger()),
+    _key("link_id"),
+    *_counts("clicks", "human_clicks", "uniques", "human_uniques", "machine_uniques"),
 )
 
 # First clicks of each (delivery, link) pair: what makes a click "unique", and
@@ -270,8 +266,8 @@ link_buckets = sa.Table(
 delivery_links = sa.Table(
     "delivery_links",
     metadata,
-    sa.Column("delivery_id", sa.String(64), primary_key=True),
-    sa.Column("link_id", sa.Integer(), primary_key=True),
+    _key("delivery_id", sa.String(64)),
+    _key("link_id"),
     sa.Column("message_id", sa.Integer(), nullable=False),
     sa.Column("person_id", sa.Integer(), nullable=True),
     _ts("first_ts"),
@@ -285,43 +281,39 @@ delivery_links = sa.Table(
 message_stats = sa.Table(
     "message_stats",
     metadata,
-    sa.Column("message_id", sa.Integer(), primary_key=True),
-    _count("status_queued"),
-    _count("status_sent"),
-    _count("status_failed"),
-    _count("status_outbox"),
-    _count("opened"),
-    _count("clicked"),
-    _count("human_clicked"),
+    _key("message_id"),
+    *_counts(
+        "status_queued",
+        "status_sent",
+        "status_failed",
+        "status_outbox",
+        "opened",
+        "clicked",
+        "human_clicked",
+    ),
 )
 
 consumer_offsets = sa.Table(
     "consumer_offsets",
     metadata,
-    sa.Column("consumer", sa.String(64), primary_key=True),
+    _key("consumer", sa.String(64)),
     sa.Column("position", sa.String(128), nullable=True),
     _ts("updated_at"),
 )
 
-# -- channels (issue 4): short links for SMS/WhatsApp, SDK-reported conversions
+# -- channels: short links for SMS/WhatsApp, SDK-reported conversions
 
 # Codes are unique across workspaces: `/lnk.<code>` is resolved without knowing
 # which workspace's short domain the request came to.
 short_links = sa.Table(
     "short_links",
     metadata,
-    sa.Column("code", sa.String(32), primary_key=True),
-    sa.Column(
-        "workspace_id",
-        sa.Integer(),
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _key("code", sa.String(32)),
+    _ref("workspace_id", "workspaces", index=True),
     sa.Column("path", sa.Text(), nullable=False),  # the signed `/e/c/…` path it stands for
     _ts("created_at"),
     _ts("expires_at"),
-    _count("expired_hits"),
+    *_counts("expired_hits"),
     sa.Index(None, "expires_at"),
 )
 
@@ -330,7 +322,7 @@ short_links = sa.Table(
 conversions = sa.Table(
     "conversions",
     metadata,
-    sa.Column("delivery_id", sa.String(64), primary_key=True),
+    _key("delivery_id", sa.String(64)),
     sa.Column("workspace_id", sa.Integer(), nullable=False),
     sa.Column("message_id", sa.Integer(), nullable=False),
     sa.Column("person_id", sa.Integer(), nullable=True),
@@ -339,20 +331,15 @@ conversions = sa.Table(
     sa.Index(None, "message_id"),
 )
 
-# -- message kinds (issue 4): campaigns, broadcasts, newsletters and their send jobs
+# -- campaigns, broadcasts, newsletters and their send jobs
 
 # A campaign, API-triggered broadcast or newsletter. Its actions (newsletter:
 # contents) are `messages` rows of the same kind whose `parent_id` is its id.
 containers = sa.Table(
     "containers",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    sa.Column(
-        "workspace_id",
-        sa.Integer(),
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _id(),
+    _ref("workspace_id", "workspaces"),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("extra", sa.JSON(), nullable=False),
@@ -365,20 +352,11 @@ containers = sa.Table(
 send_jobs = sa.Table(
     "send_jobs",
     metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    _id(),
     sa.Column("workspace_id", sa.Integer(), nullable=False),
-    sa.Column(
-        "container_id",
-        sa.Integer(),
-        sa.ForeignKey("containers.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _ref("container_id", "containers", index=True),
     sa.Column("status", sa.String(16), nullable=False),
-    _count("total"),
-    _count("sent"),
-    _count("failed"),
-    _count("skipped"),
+    *_counts("total", "sent", "failed", "skipped"),
     sa.Column("audience", sa.JSON(), nullable=False),
     sa.Column("errors", sa.JSON(), nullable=False),
     _ts("created_at"),

@@ -10,7 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from linktrack.adapters.store.engine import Db, dialect_insert, transaction
+from linktrack.adapters.store.engine import Db, transaction
+from linktrack.adapters.store.rows import every, execute, first, insert_new, record
 from linktrack.adapters.store.schema import api_keys, signing_keys, workspaces
 from linktrack.core.errors import ConflictError, NotFoundError
 from linktrack.core.model import (
@@ -30,7 +31,7 @@ def hash_key(key: str) -> str:
 
 
 def _workspace(row: sa.Row[Any]) -> Workspace:
-    return Workspace(row.id, row.name, row.site_id, dict(row.settings or {}), row.created_at)
+    return record(Workspace, row, settings=dict(row.settings or {}))
 
 
 def create_workspace(db: Db, name: str, settings: Mapping[str, Any] | None = None) -> NewWorkspace:
@@ -54,12 +55,12 @@ def create_api_key(db: Db, workspace_id: int, kind: str) -> str:
     """A new random API key of `kind` ('track' or 'app'); only its hash is stored."""
     check_choice(kind, API_KEY_KINDS, "API key kind")
     key = secrets.token_hex(20)
-    with transaction(db) as conn:
-        conn.execute(
-            sa.insert(api_keys).values(
-                workspace_id=workspace_id, kind=kind, key_hash=hash_key(key), created_at=time.time()
-            )
-        )
+    execute(
+        db,
+        sa.insert(api_keys).values(
+            workspace_id=workspace_id, kind=kind, key_hash=hash_key(key), created_at=time.time()
+        ),
+    )
     return key
 
 
@@ -70,21 +71,15 @@ def workspace_by_api_key(db: Db, kind: str, key: str) -> Workspace | None:
         .join(api_keys, api_keys.c.workspace_id == workspaces.c.id)
         .where(api_keys.c.key_hash == hash_key(key), api_keys.c.kind == kind)
     )
-    with transaction(db) as conn:
-        row = conn.execute(query).first()
-    return _workspace(row) if row else None
+    return first(db, query, _workspace)
 
 
 def workspace_by_site_id(db: Db, site_id: str) -> Workspace | None:
-    with transaction(db) as conn:
-        row = conn.execute(sa.select(workspaces).where(workspaces.c.site_id == site_id)).first()
-    return _workspace(row) if row else None
+    return first(db, sa.select(workspaces).where(workspaces.c.site_id == site_id), _workspace)
 
 
 def get_workspace(db: Db, workspace_id: int) -> Workspace | None:
-    with transaction(db) as conn:
-        row = conn.execute(sa.select(workspaces).where(workspaces.c.id == workspace_id)).first()
-    return _workspace(row) if row else None
+    return first(db, sa.select(workspaces).where(workspaces.c.id == workspace_id), _workspace)
 
 
 def get_settings(db: Db, workspace_id: int) -> dict[str, Any]:
@@ -111,7 +106,7 @@ def put_settings(db: Db, workspace_id: int, settings: Mapping[str, Any]) -> None
 
 
 def _stored_key(row: sa.Row[Any]) -> StoredSigningKey:
-    return StoredSigningKey(row.kid, row.workspace_id, row.secret, row.created_at, row.retired_at)
+    return record(StoredSigningKey, row)
 
 
 def list_active_signing_keys(db: Db) -> list[StoredSigningKey]:
@@ -121,8 +116,7 @@ def list_active_signing_keys(db: Db) -> list[StoredSigningKey]:
         .where(signing_keys.c.retired_at.is_(None))
         .order_by(signing_keys.c.created_at, signing_keys.c.kid)
     )
-    with transaction(db) as conn:
-        return [_stored_key(r) for r in conn.execute(query)]
+    return every(db, query, _stored_key)
 
 
 def workspace_signing_keys(db: Db, workspace_id: int) -> list[StoredSigningKey]:
@@ -132,8 +126,7 @@ def workspace_signing_keys(db: Db, workspace_id: int) -> list[StoredSigningKey]:
         .where(signing_keys.c.workspace_id == workspace_id)
         .order_by(signing_keys.c.created_at, signing_keys.c.kid)
     )
-    with transaction(db) as conn:
-        return [_stored_key(r) for r in conn.execute(query)]
+    return every(db, query, _stored_key)
 
 
 def signing_key_workspaces(db: Db) -> dict[str, int]:
@@ -149,14 +142,15 @@ def rotate_signing_key(db: Db, workspace_id: int) -> str:
     with transaction(db) as conn:
         while True:
             kid = "".join(secrets.choice(_BASE32) for _ in range(8))
-            # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
-            inserted = conn.execute(
-                dialect_insert(conn, signing_keys)
-                .values(kid=kid, workspace_id=workspace_id, secret=secret, created_at=time.time())
-                .on_conflict_do_nothing(index_elements=["kid"])
-                .returning(signing_keys.c.kid)
-            ).first()
-            if inserted is not None:
+            if insert_new(
+                conn,
+                signing_keys,
+                "kid",
+                kid=kid,
+                workspace_id=workspace_id,
+                secret=secret,
+                created_at=time.time(),
+            ):
                 return kid
 
 

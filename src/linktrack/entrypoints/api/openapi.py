@@ -8,13 +8,16 @@ checks that every route the app serves is described here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
+
+from linktrack.core.model import Channel
 
 _ERROR = {
     "description": "What is wrong with the request",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 _JSON_OBJECT = {"type": "object", "additionalProperties": True}
+_CHANNELS = list(get_args(Channel))
 
 
 def _op(
@@ -57,11 +60,24 @@ def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
+def _delivery_report(kind: str, **properties: Any) -> dict[str, Any]:
+    """An app's report on a delivery, `kind` naming what happened (an SDK metric)."""
+    return {
+        "type": "object",
+        "required": ["delivery_id", kind],
+        "properties": {
+            "delivery_id": {"type": "string"},
+            kind: {"enum": ["opened", "clicked", "converted", "delivered"]},
+            **properties,
+        },
+    }
+
+
 _MESSAGE = {
     "type": "object",
     "properties": {
         "name": {"type": "string"},
-        "channel": {"enum": ["email", "sms", "whatsapp", "push", "in_app"]},
+        "channel": {"enum": _CHANNELS},
         "subject": {"type": "string", "description": "Liquid"},
         "body": {"type": "string", "description": "Liquid; HTML for email"},
         "body_plain": {"type": "string", "description": "Liquid; the text part of an email"},
@@ -102,30 +118,16 @@ _SEND = {
         "custom_data": {"type": "object", "description": "push: passed to the app"},
     },
 }
-_SDK_METRIC = {
-    "type": "object",
-    "required": ["delivery_id", "metric"],
-    "properties": {
-        "delivery_id": {"type": "string"},
-        "metric": {"enum": ["opened", "clicked", "converted", "delivered"]},
-        "timestamp": {
-            "type": "number",
-            "description": "Unix seconds; a retry with the same timestamp counts once",
-        },
-        "href": {"type": "string", "description": "clicked: the link tapped"},
-        "recipient": {"type": "string", "description": "device token or address"},
+_SDK_METRIC = _delivery_report(
+    "metric",
+    timestamp={
+        "type": "number",
+        "description": "Unix seconds; a retry with the same timestamp counts once",
     },
-}
-_PUSH_EVENT = {
-    "type": "object",
-    "required": ["delivery_id", "event"],
-    "properties": {
-        "delivery_id": {"type": "string"},
-        "event": {"enum": ["opened", "clicked", "converted", "delivered"]},
-        "device_id": {"type": "string"},
-        "timestamp": {"type": "number"},
-    },
-}
+    href={"type": "string", "description": "clicked: the link tapped"},
+    recipient={"type": "string", "description": "device token or address"},
+)
+_PUSH_EVENT = _delivery_report("event", device_id={"type": "string"}, timestamp={"type": "number"})
 _SETTINGS = {
     "type": "object",
     "properties": {
@@ -290,14 +292,7 @@ OPENAPI: dict[str, Any] = {
             "post": _op(
                 "Send a message to one person; every link is tracked",
                 body=_SEND,
-                params=[
-                    {
-                        "name": "channel",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"enum": ["email", "sms", "whatsapp", "push", "in_app"]},
-                    }
-                ],
+                params=[{**_path("channel"), "schema": {"enum": _CHANNELS}}],
                 response={
                     "type": "object",
                     "properties": {
