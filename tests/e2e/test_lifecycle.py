@@ -74,7 +74,7 @@ def _gone(server: Server, timeout: float) -> list[int]:
     return left
 
 
-def test_sigterm_to_the_pid_stops_the_writer_after_it_stored_every_answered_click(
+def test_sigterm_to_the_pid_stops_serve_and_its_writer_and_loses_no_click(
     tmp_path: Path,
 ) -> None:
     db_url = f"sqlite:///{tmp_path}/life.db"
@@ -87,9 +87,11 @@ def test_sigterm_to_the_pid_stops_the_writer_after_it_stored_every_answered_clic
         answered = clicking.end()
         assert server.proc.wait(timeout=30) == 0
         assert _gone(server, 30) == []  # the writer too: no orphan
-        assert answered <= _stored(db_url) <= answered + 4  # in flight: at most one a client
-        log = (tmp_path / "server.log").read_text()
-        assert "restarting it" not in log
+        assert _stored(db_url) <= answered + 4  # in flight: at most one a client
+        assert "restarting it" not in (tmp_path / "server.log").read_text()
+        # The writer stopped after the batch it was storing; the rest waits in the log.
+        server = Server(db_url, tmp_path).start()
+        poll(lambda: _stored(db_url), lambda n: n >= answered, timeout=60)
     finally:
         server.stop()
 
