@@ -70,6 +70,8 @@ def new_delivery_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Workspace:
+    """A tenant: its people, messages and keys; `settings` is its tracking settings."""
+
     id: int
     name: str
     site_id: str
@@ -159,6 +161,8 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Link:
+    """A link of a message: one per identity `key`; `href` is the URL reports show for it."""
+
     id: int
     message_id: int
     key: str

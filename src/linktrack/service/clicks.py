@@ -110,7 +110,7 @@ class ClickRules:
     ) -> bytes:
         """The open pixel's event: a click's fields without a link."""
         ip, peer = self.origin(forwarded, peer)
-        return _encode(
-            f"{self._prefix}{next(self._counter)}", "open", token.kid, token.delivery_id,
-            None, None, "", _now(), ua.decode("latin-1"), method, ip, peer,
-        )  # fmt: skip
+        event_id = f"{self._prefix}{next(self._counter)}"
+        agent = ua.decode("latin-1")
+        return _encode(event_id, "open", token.kid, token.delivery_id, None, None, "", _now(),
+                       agent, method, ip, peer)  # fmt: skip

@@ -18,6 +18,7 @@ from linktrack.core.settings import TrackingSettings
 
 
 def person_view(p: Person) -> dict[str, Any]:
+    """A person as Customer.io's customer object: identifiers, attributes, subscription."""
     return {
         "id": p.external_id,
         "email": p.email,
@@ -29,6 +30,7 @@ def person_view(p: Person) -> dict[str, Any]:
 
 
 def delivery_view(d: Delivery) -> dict[str, Any]:
+    """A delivery: what was sent to whom, its status, and each link's first click."""
     return {
         "id": d.id,
         "delivery_id": d.id,
@@ -59,6 +61,7 @@ def delivery_view(d: Delivery) -> dict[str, Any]:
 
 
 def activity_view(a: Activity) -> dict[str, Any]:
+    """One entry of a person's activity feed; clicks and opens say if a machine made them."""
     entry: dict[str, Any] = {
         "type": a.type,
         "timestamp": a.ts,
@@ -77,6 +80,7 @@ def activity_view(a: Activity) -> dict[str, Any]:
 
 
 def content_view(m: Message) -> dict[str, Any]:
+    """A message's content: a transactional message, or an action (content) of a campaign."""
     return {
         "id": m.id,
         "name": m.name,
@@ -91,6 +95,7 @@ def content_view(m: Message) -> dict[str, Any]:
 
 
 def container_view(c: Container, actions: Sequence[Message]) -> dict[str, Any]:
+    """A campaign, broadcast or newsletter with its actions (a newsletter: contents)."""
     view: dict[str, Any] = {
         "id": c.id,
         "type": c.kind,
@@ -107,6 +112,7 @@ def container_view(c: Container, actions: Sequence[Message]) -> dict[str, Any]:
 
 
 def job_view(job: SendJob, kind: str) -> dict[str, Any]:
+    """A broadcast trigger or newsletter send and its progress, counted in people."""
     return {
         "id": job.id,
         f"{kind}_id": job.container_id,
@@ -123,8 +129,10 @@ def job_view(job: SendJob, kind: str) -> dict[str, Any]:
 
 
 def settings_view(settings: TrackingSettings) -> dict[str, Any]:
+    """The workspace settings, with warnings about risky ones."""
     return {**settings.to_dict(), "warnings": settings.warnings()}
 
 
 def signing_key_view(k: StoredSigningKey) -> dict[str, Any]:
+    """A signing key without its secret: when it was made and retired."""
     return {"kid": k.kid, "created_at": k.created_at, "retired_at": k.retired_at}

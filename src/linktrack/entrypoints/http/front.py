@@ -10,20 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from linktrack.adapters.eventlog import EventLogError, Then
 from linktrack.core.tokens import KeyRing
-from linktrack.entrypoints.http.responses import (
-    EXPIRED,
-    GIF,
-    GIF_HEADERS,
-    HTML,
-    JSON,
-    MAX_BODY,
-    NOT_FOUND,
-    RETRY,
-    RETRY_HEADERS,
-    TOO_LARGE,
-    Headers,
-    redirect_headers,
-)
+from linktrack.entrypoints.http import responses
 from linktrack.service.clicks import peer_of
 
 if TYPE_CHECKING:
@@ -91,25 +78,25 @@ class TrackingFront:
         """Verify, append durably, then redirect — never before the append."""
         method = scope["method"]
         if method not in ("GET", "HEAD"):
-            await _respond(send, 405, [(b"allow", b"GET, HEAD"), *HTML], b"")
+            await _respond(send, 405, [(b"allow", b"GET, HEAD"), *responses.HTML], b"")
             return
         token = await self.clicks.verify(KeyRing.verify_click, path or scope["path"])
         if token is None:
-            await _respond(send, 404, HTML, NOT_FOUND)
+            await _respond(send, 404, responses.HTML, responses.NOT_FOUND)
             return
         ua, forwarded = _headers_of(scope)
         event = self.clicks.click_event(token, method, ua, forwarded, peer_of(scope.get("client")))
         try:
             await self.log.append(event, self.loop)
         except (EventLogError, OSError):
-            await _respond(send, 503, RETRY_HEADERS, RETRY)
+            await _respond(send, 503, responses.RETRY_HEADERS, responses.RETRY)
             return
-        await _respond(send, 302, redirect_headers(token.href), b"")
+        await _respond(send, 302, responses.redirect_headers(token.href), b"")
 
     async def open(self, scope: Scope, send: Send) -> None:
         token = await self.clicks.verify(KeyRing.verify_open, scope["path"])
         if token is None:
-            await _respond(send, 404, HTML, NOT_FOUND)
+            await _respond(send, 404, responses.HTML, responses.NOT_FOUND)
             return
         ua, forwarded = _headers_of(scope)
         event = self.clicks.open_event(
@@ -118,21 +105,28 @@ class TrackingFront:
         # An open pixel must still render: on a log failure the open is lost, not the page.
         with contextlib.suppress(EventLogError, OSError):
             await self.log.append(event, self.loop)
-        await _respond(send, 200, GIF_HEADERS, GIF)
+        await _respond(send, 200, responses.GIF_HEADERS, responses.GIF)
 
     async def short(self, scope: Scope, send: Send, path: str) -> None:
         """`/lnk.<code>` on the short domain: resolve, then exactly as a click."""
         target = await asyncio.to_thread(self.services.shortlinks.resolve, path[5:])
         if target is None or target.expired:
-            await _respond(send, 404, HTML, EXPIRED if target is not None else NOT_FOUND)
+            await _respond(
+                send,
+                404,
+                responses.HTML,
+                responses.EXPIRED if target is not None else responses.NOT_FOUND,
+            )
             return
         await self.click(scope, send, target.path)
 
     async def call_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The API, with its body read here first (small JSON) so the 1 MiB limit holds."""
         for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY):
-                await _respond(send, 413, JSON, TOO_LARGE)
+            if name == b"content-length" and (
+                not value.isdigit() or int(value) > responses.MAX_BODY
+            ):
+                await _respond(send, 413, responses.JSON, responses.TOO_LARGE)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -143,8 +137,8 @@ class TrackingFront:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > MAX_BODY:
-                await _respond(send, 413, JSON, TOO_LARGE)
+            if size > responses.MAX_BODY:
+                await _respond(send, 413, responses.JSON, responses.TOO_LARGE)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -160,7 +154,7 @@ class TrackingFront:
         await self.api(scope, replay, send)
 
 
-async def _respond(send: Send, status: int, headers: Headers, body: bytes) -> None:
+async def _respond(send: Send, status: int, headers: responses.Headers, body: bytes) -> None:
     headers = [*headers, (b"content-length", str(len(body)).encode("ascii"))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
