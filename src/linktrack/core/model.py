@@ -106,6 +106,43 @@ class StoredSigningKey:
 # ------------------------------------------------------------------------- people
 
 
+def identify_fields(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(column values, plain attributes) of an identify call's attributes: `email`, `id`,
+    `phone` and `unsubscribed` are fields of the person; `cio_id` and times are ours."""
+    columns: dict[str, Any] = {}
+    plain: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if name == "email":
+            columns["email"] = str(value).strip().lower() if value else None
+        elif name == "id":
+            columns["external_id"] = str(value) if value not in (None, "") else None
+        elif name == "phone":
+            columns["phone"] = str(value) if value else None
+        elif name == "unsubscribed":
+            columns["unsubscribed"] = value in (True, "true", 1, "1")
+        elif name in ("cio_id", "created_at", "updated_at"):
+            continue  # immutable or ours
+        else:
+            plain[name] = value
+    return columns, plain
+
+
+def merge_attributes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """Identify semantics: new values win, and an empty or null value removes the attribute."""
+    merged = dict(old)
+    for name, value in new.items():
+        if value is None or value == "":
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+def new_cio_id() -> str:
+    """The id linktrack gives a person (16 hex characters), as Customer.io's `cio_id`."""
+    return secrets.token_hex(8)
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     id: int
@@ -135,6 +172,27 @@ class Person:
         if channel in ("sms", "whatsapp"):
             return self.phone
         return self.external_id or self.cio_id
+
+    @classmethod
+    def created(
+        cls,
+        workspace_id: int,
+        ident: Identifier,
+        attributes: Mapping[str, Any],
+        cio_id: str,
+        now: float,
+    ) -> Person:
+        """The person an identify call creates (its `id` is 0 until it is stored)."""
+        columns, plain = identify_fields(attributes)
+        kind, value = ident
+        named = {"id": "external_id", "email": "email", "cio_id": "cio_id"}[kind]
+        fields: dict[str, Any] = {"external_id": None, "email": None, "phone": None}
+        fields.update(columns)
+        fields[named] = value
+        fields.setdefault("unsubscribed", False)
+        fields["cio_id"] = cio_id if kind != "cio_id" else value
+        return cls(0, workspace_id, attributes=merge_attributes({}, plain), created_at=now,
+                   updated_at=now, **fields)  # fmt: skip
 
 
 # ----------------------------------------------------------------------- messages

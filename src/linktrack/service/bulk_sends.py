@@ -23,13 +23,13 @@ from linktrack.core.model import (
     Container,
     Identifier,
     Message,
-    NewDelivery,
     Person,
     SendJob,
     Workspace,
 )
 from linktrack.core.settings import TrackingSettings
 from linktrack.service.containers import Containers, scope_of
+from linktrack.service.drafts import Draft, DraftLinks
 from linktrack.service.sending import Sender
 
 log = logging.getLogger("linktrack.bulk_sends")
@@ -87,13 +87,15 @@ class BulkSends:
             store.set_job_total(self.engine, job.id, total)
             self._report(job, progress)
             for batch in batches:
+                send.batch(batch)  # composed before the transaction: reads only
                 with self.engine.begin() as conn:
-                    send.batch(conn, batch)
-                    store.create_deliveries(conn, send.deliveries)
+                    deliveries = [self.sender.record(conn, d).delivery for d in send.drafts]
+                    store.create_deliveries(conn, deliveries)
                     store.add_progress(
                         conn, job.id, sent=send.sent, failed=send.failed, skipped=send.skipped,
                         errors=send.errors,
                     )  # fmt: skip
+                send.recorded()
                 self._report(job, progress)
             store.finish_job(self.engine, job.id, "done")
         except Exception as exc:  # a job thread has no caller: the job row carries it
@@ -153,23 +155,27 @@ class _BatchSend:
     settings: TrackingSettings
     # One link table per action for the whole job: the compose plan cache then
     # serves every recipient after the first.
-    tables: dict[int, store.StoreLinkTable] = field(init=False)
+    tables: dict[int, DraftLinks] = field(init=False, default_factory=dict)
     seen: set[int] = field(default_factory=set)
     sent: int = 0
     failed: int = 0
     skipped: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
-    deliveries: list[NewDelivery] = field(default_factory=list)
+    drafts: list[Draft] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.tables = {m.id: store.StoreLinkTable(m.id) for m in self.actions}
+        self.recorded()
 
-    def batch(self, conn: store.Connection, batch: Batch) -> None:
-        """Compose the batch's deliveries in `conn` (links are created there)."""
+    def recorded(self) -> None:
+        """After a batch's transaction: links it created are stored ones for the next."""
+        if not self.tables or any(table.new for table in self.tables.values()):
+            engine = self.sender.engine
+            self.tables = {m.id: DraftLinks(m.id, engine) for m in self.actions}
+
+    def batch(self, batch: Batch) -> None:
+        """Compose the batch's deliveries (drafts: `Sender.record` makes them real)."""
         self.sent = self.failed = self.skipped = 0
-        self.errors, self.deliveries = [], []
-        for table in self.tables.values():
-            table.db = conn
+        self.errors, self.drafts = [], []
         for label, person, own in batch:
             if person is None:
                 self.failed += 1
@@ -180,17 +186,15 @@ class _BatchSend:
                 continue
             self.seen.add(person.id)
             try:
-                mine = self._for_person(conn, person, {**self.data, **own})
+                mine = self._for_person(person, {**self.data, **own})
             except InputError as exc:
                 self.failed += 1
                 self.errors.append({"identifier": label, "error": str(exc)})
                 continue
-            self.deliveries.extend(mine)
+            self.drafts.extend(mine)
             self.sent += 1
 
-    def _for_person(
-        self, conn: store.Connection, person: Person, trigger: dict[str, Any]
-    ) -> list[NewDelivery]:
+    def _for_person(self, person: Person, trigger: dict[str, Any]) -> list[Draft]:
         """The person's deliveries: every action, or one content of a newsletter (A/B split)."""
         actions: Sequence[Message] = self.actions
         if actions and actions[0].kind == "newsletter" and len(actions) > 1:
@@ -200,11 +204,10 @@ class _BatchSend:
         for action in actions:
             recipient = person.address_for(action.channel)
             if recipient:
-                prepared = self.sender.prepare_action(
-                    conn, self.workspace, action, person, recipient, trigger=trigger,
+                out.append(self.sender.compose_action(
+                    self.workspace, action, person, recipient, trigger=trigger,
                     scope=self.scope, links=self.tables[action.id], settings=self.settings,
-                )  # fmt: skip
-                out.append(prepared.delivery)
+                ))  # fmt: skip
         if not out:
             channels = "/".join(sorted({a.channel for a in actions}))
             raise Unprocessable(f"the person has no address for {channels}")

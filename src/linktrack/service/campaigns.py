@@ -7,15 +7,30 @@ with a `trigger_event` also runs on the Track API's events of that name.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from linktrack.adapters import store
-from linktrack.core.errors import InputError, InvalidValueError, reject_unknown, require_object
-from linktrack.core.model import Container, Identifier, Workspace, parse_identifier
+from linktrack.core.errors import (
+    ConflictError,
+    InputError,
+    InvalidValueError,
+    reject_unknown,
+    require_object,
+)
+from linktrack.core.model import (
+    Container,
+    Identifier,
+    Person,
+    Workspace,
+    new_cio_id,
+    parse_identifier,
+)
 from linktrack.service.containers import Containers, scope_of
+from linktrack.service.drafts import Draft, Prepared
 from linktrack.service.send_requests import parse_identifiers
-from linktrack.service.sending import Prepared, Sender
+from linktrack.service.sending import ATTEMPTS, STALE, Sender
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,44 +72,45 @@ class Campaigns:
     def trigger(
         self, workspace: Workspace, campaign: Container, ident: Identifier, event: Event
     ) -> Triggered:
-        """Send every action to the person, with `event.*`; all or nothing, in one transaction.
+        """Send every action to the person, with `event.*`: composed first, then recorded
+        all or nothing in one transaction. As a Track API event does, an unknown id or
+        email creates the person."""
+        for _ in range(ATTEMPTS):
+            drafted = store.get_person(self.engine, workspace.id, ident) or Person.created(
+                workspace.id, parse_identifier(ident), {}, new_cio_id(), time.time()
+            )
+            drafts, skipped = self._compose(workspace, campaign, drafted, event)
+            with self.engine.begin() as conn:
+                person = self.sender.stored_person(conn, workspace.id, ident, {}, drafted)
+                if person is None:
+                    continue  # changed while the actions were composed: compose again
+                done = [(action_id, self.sender.record(conn, d, person)) for action_id, d in drafts]
+                store.create_deliveries(conn, [p.delivery for _, p in done])
+                return Triggered([_delivered(action_id, p) for action_id, p in done], skipped)
+        raise ConflictError(STALE)
 
-        As a Track API event does, an unknown id or email creates the person.
-        """
-        with self.engine.begin() as conn:
-            person = store.get_person(conn, workspace.id, ident)
-            if person is None:
-                person = store.upsert_person(conn, workspace.id, ident, {})
-            settings = self.sender.settings_of(workspace)
-            scope = scope_of(campaign, event.name, event.data)
-            prepared: list[tuple[int, Prepared]] = []
-            skipped: list[dict[str, Any]] = []
-            for action in self.containers.actions(campaign, conn):
-                recipient = person.address_for(action.channel)
-                if person.unsubscribed:
-                    skipped.append({"action_id": action.id, "reason": "the person is unsubscribed"})
-                elif not recipient:
-                    skipped.append(
-                        {"action_id": action.id, "reason": f"no address for {action.channel}"}
-                    )
-                else:
-                    prepared.append((action.id, self.sender.prepare_action(
-                        conn, workspace, action, person, recipient,
-                        trigger={}, scope=scope, links=None, settings=settings,
-                    )))  # fmt: skip
-            store.create_deliveries(conn, [p.delivery for _, p in prepared])
-        return Triggered(
-            [
-                {
-                    "action_id": action_id,
-                    "delivery_id": p.result.delivery_id,
-                    "queued_at": int(p.result.queued_at),
-                    "warnings": p.result.warnings,
-                }
-                for action_id, p in prepared
-            ],
-            skipped,
-        )
+    def _compose(
+        self, workspace: Workspace, campaign: Container, person: Person, event: Event
+    ) -> tuple[list[tuple[int, Draft]], list[dict[str, Any]]]:
+        """Every action composed for the person, and the actions skipped (with why)."""
+        settings = self.sender.settings_of(workspace)
+        scope = scope_of(campaign, event.name, event.data)
+        drafts: list[tuple[int, Draft]] = []
+        skipped: list[dict[str, Any]] = []
+        for action in self.containers.actions(campaign):
+            recipient = person.address_for(action.channel)
+            if person.unsubscribed:
+                skipped.append({"action_id": action.id, "reason": "the person is unsubscribed"})
+            elif not recipient:
+                skipped.append(
+                    {"action_id": action.id, "reason": f"no address for {action.channel}"}
+                )
+            else:
+                drafts.append((action.id, self.sender.compose_action(
+                    workspace, action, person, recipient,
+                    trigger={}, scope=scope, links=None, settings=settings,
+                )))  # fmt: skip
+        return drafts, skipped
 
     def for_event(self, workspace: Workspace, name: str) -> list[Container]:
         """The workspace's campaigns whose `trigger_event` is `name`."""
@@ -103,3 +119,13 @@ class Campaigns:
             for c in self.containers.of_kind(workspace, "campaign")
             if c.extra.get("trigger_event") == name
         ]
+
+
+def _delivered(action_id: int, prepared: Prepared) -> dict[str, Any]:
+    result = prepared.result
+    return {
+        "action_id": action_id,
+        "delivery_id": result.delivery_id,
+        "queued_at": int(result.queued_at),
+        "warnings": result.warnings,
+    }

@@ -35,6 +35,14 @@ class SendRequest:
     image_url: str | None = None
     custom_data: dict[str, Any] = field(default_factory=dict)
 
+    def address(self) -> dict[str, str]:
+        """What a send to an unknown identifier knows of the person it creates."""
+        if self.channel in ("sms", "whatsapp") and self.to:
+            return {"phone": self.to}
+        if self.channel == "email" and self.to and self.identifiers[0] != "email":
+            return {"email": self.to}
+        return {}
+
 
 def _typed(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
     value = data.get(name)

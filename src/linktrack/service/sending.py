@@ -1,40 +1,34 @@
-"""Send: resolve the person, compose the message, record the delivery, queue it."""
+"""Send: resolve the person, compose the message, record the delivery, queue it.
+
+A send is composed before its write transaction opens (`service.drafts`):
+the template renders, within its limits, while other sends and the click
+writer go on; the transaction then creates the person, the new links and
+short codes and the delivery in a few statements.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from linktrack.adapters import store
 from linktrack.adapters.store import Connection
 from linktrack.core import model
 from linktrack.core.compose import Composed, LinkTable, Message, Tracking
-from linktrack.core.errors import InputError, NotFoundError, Unprocessable
+from linktrack.core.errors import ConflictError, InputError, NotFoundError, Unprocessable
 from linktrack.core.liquid import TemplateError
 from linktrack.core.model import Channel
 from linktrack.core.settings import SettingsError, TrackingSettings
+from linktrack.service.drafts import Draft, DraftLinks, DraftShortener, Prepared, SendResult, settle
 from linktrack.service.keys import KeyStore
 from linktrack.service.send_requests import SendRequest
 from linktrack.service.shortlinks import ShortLinks
 
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    delivery_id: str
-    queued_at: float
-    warnings: list[dict[str, str]]
-    composed: Composed
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """A composed delivery, not yet recorded (`store.create_deliveries` records it)."""
-
-    delivery: model.NewDelivery
-    result: SendResult
+ATTEMPTS = 3  # drafts composed for a person who changed meanwhile, before giving up
+STALE = "the person changed while the message was composed: send it again"
 
 
 class Sender:
@@ -56,6 +50,10 @@ class Sender:
         # The settings document stored on each delivery, for the last settings
         # read: a bulk send reads them once and would otherwise rebuild it per person.
         self._settings_doc: tuple[TrackingSettings | None, dict[str, Any]] = (None, {})
+
+    @property
+    def engine(self) -> store.Engine:
+        return self._engine
 
     def _settings_document(self, settings: TrackingSettings) -> dict[str, Any]:
         last, document = self._settings_doc
@@ -101,10 +99,12 @@ class Sender:
         return compiled
 
     def _template(
-        self, conn: Connection, workspace: model.Workspace, request: SendRequest
+        self, db: store.Db, workspace: model.Workspace, request: SendRequest
     ) -> model.Message:
+        """The message to send: a transactional one, or for a literal body the workspace's
+        ad-hoc message of the channel (a stand-in with id 0 until the first send makes it)."""
         if request.transactional_message_id is not None:
-            found = store.get_message(conn, workspace.id, request.transactional_message_id)
+            found = store.get_message(db, workspace.id, request.transactional_message_id)
             if found is None or found.kind != "transactional":
                 raise NotFoundError(f"no transactional message {request.transactional_message_id}")
             if found.channel != request.channel:
@@ -113,73 +113,95 @@ class Sender:
                     f"not {request.channel}"
                 )
             return found
-        return self._adhoc(conn, workspace.id, request.channel)
+        return self._adhoc(db, workspace, request.channel, create=False)
 
-    def _adhoc(self, conn: Connection, workspace_id: int, channel: str) -> model.Message:
+    @staticmethod
+    def _adhoc(
+        db: store.Db, workspace: model.Workspace, channel: str, *, create: bool
+    ) -> model.Message:
         """The workspace's ad-hoc message of a channel: links of literal bodies go here."""
-        for found in store.list_messages(conn, workspace_id, kind="adhoc"):
+        for found in store.list_messages(db, workspace.id, kind="adhoc"):
             if found.channel == channel:
                 return found
-        return store.create_message(
-            conn, workspace_id, kind="adhoc", channel=channel, name=f"Ad hoc {channel}"
-        )
+        fields: dict[str, Any] = {"kind": "adhoc", "channel": channel, "name": f"Ad hoc {channel}"}
+        if create:
+            return store.create_message(db, workspace.id, **fields)
+        return model.Message(
+            0, workspace.id, parent_id=None, subject="", body="", body_plain="", from_addr="",
+            tracked=True, extra={}, created_at=time.time(), **fields,
+        )  # fmt: skip
 
     def send(self, workspace: model.Workspace, request: SendRequest) -> SendResult:
         """Compose one message for one person and record the delivery (queued or outbox).
 
-        One transaction: a send that fails (a template that does not render, an
-        unsubscribed person) leaves no person, link or delivery behind.
+        Composed first, then recorded in one short transaction: a send that fails
+        (a template that does not render, an unsubscribed person) leaves no
+        person, link or delivery behind.
         """
-        with self._engine.begin() as conn:
-            return self._send(conn, workspace, request)
+        ident = model.parse_identifier(request.identifiers)
+        for _ in range(ATTEMPTS):
+            draft = self._draft(workspace, ident, request)
+            if draft.template.id == 0:
+                # The channel's first literal send rendered: now its ad-hoc message may be
+                # made (a failed send leaves none), and the message composed for it.
+                self._adhoc(self._engine, workspace, request.channel, create=True)
+                draft = self._draft(workspace, ident, request)
+            with self._engine.begin() as conn:
+                person = self.stored_person(
+                    conn, workspace.id, ident, request.address(), draft.person
+                )
+                if person is not None:
+                    prepared = self.record(conn, draft, person)
+                    store.create_deliveries(conn, [prepared.delivery])
+                    return prepared.result
+        raise ConflictError(STALE)
 
-    def _send(
-        self, conn: Connection, workspace: model.Workspace, request: SendRequest
-    ) -> SendResult:
-        template = self._template(conn, workspace, request)
-        person = store.get_person(conn, workspace.id, request.identifiers)
+    def _draft(
+        self, workspace: model.Workspace, ident: model.Identifier, request: SendRequest
+    ) -> Draft:
+        """The send composed before its transaction: only reads (and a first literal send
+        of a channel creates the workspace's ad-hoc message for it)."""
+        template = self._template(self._engine, workspace, request)
+        person = store.get_person(self._engine, workspace.id, ident)
         if person is None:
             # As Customer.io does: sending to an unknown identifier creates the person.
-            address = {"email": request.to} if request.channel == "email" and request.to else {}
-            if request.identifiers[0] == "email":
-                address = {}
-            if request.channel in ("sms", "whatsapp") and request.to:
-                address = {"phone": request.to}
-            person = store.upsert_person(conn, workspace.id, request.identifiers, address)
+            person = model.Person.created(
+                workspace.id, ident, request.address(), model.new_cio_id(), time.time()
+            )
         if person.unsubscribed and not request.send_to_unsubscribed:
             raise Unprocessable("the person is unsubscribed and send_to_unsubscribed is false")
         recipient = request.to or person.address_for(request.channel)
         if not recipient:
             raise InputError(f"to is required: the person has no address for {request.channel}")
-        adhoc = request.transactional_message_id is None
-        if adhoc:
+        source = template
+        if request.transactional_message_id is None:
             # A literal body: Liquid still renders, but links are keyed by URL.
-            source = model.Message(
-                template.id,
-                workspace.id,
-                "adhoc",
-                None,
-                template.name,
-                request.channel,
-                request.subject or "",
-                request.body or "",
-                request.body_plain or "",
-                request.from_addr or "",
-                True,
-                {},
-                template.created_at,
-            )
-        else:
-            source = template
-        prepared = self.prepare(
-            conn, workspace, template, person, request, recipient=recipient, source=source
+            source = replace(
+                template, subject=request.subject or "", body=request.body or "",
+                body_plain=request.body_plain or "", from_addr=request.from_addr or "",
+                tracked=True, extra={},
+            )  # fmt: skip
+        return self.compose(
+            workspace, template, person, request, recipient=recipient, source=source
         )
-        store.create_deliveries(conn, [prepared.delivery])
-        return prepared.result
 
-    def prepare(
-        self,
+    @staticmethod
+    def stored_person(
         conn: Connection,
+        workspace_id: int,
+        ident: model.Identifier,
+        address: Mapping[str, Any],
+        drafted: model.Person,
+    ) -> model.Person | None:
+        """The person a draft was composed for, as stored (created now when new, with the
+        draft's cio_id); None when it changed meanwhile and the draft is stale."""
+        person = store.get_person(conn, workspace_id, ident)
+        if person is None:
+            person = store.upsert_person(conn, workspace_id, ident, address, cio_id=drafted.cio_id)
+        return person if person.to_customer() == drafted.to_customer() else None
+
+    def compose(
+        self,
         workspace: model.Workspace,
         template: model.Message,
         person: model.Person,
@@ -190,26 +212,25 @@ class Sender:
         scope: Mapping[str, Any] | None = None,
         links: LinkTable | None = None,
         settings: TrackingSettings | None = None,
-    ) -> Prepared:
+    ) -> Draft:
         """Compose `template` (or `source`, its literal stand-in) for one person.
 
-        Returns the delivery to record; only links (and short links) are written,
-        in `conn`. `scope` adds Liquid variables (`event`, `campaign`); `links`
-        and `settings` let a bulk send share one link table and one settings
-        read across recipients (the compose plan cache is keyed by the table).
+        Nothing is written: new links and short codes are drafts (`service.drafts`)
+        that `record` makes real in the write transaction. `scope` adds Liquid variables (`event`,
+        `campaign`); `links` and `settings` let a bulk send share one link table
+        and one settings read across recipients (the compose plan cache is keyed
+        by the table).
         """
         compiled = self._message(source or template, liquid=True)
         # Read now, for this send: changing a setting affects every later send,
         # of new and already running messages alike.
         settings = settings or self.settings_of(workspace)
-        delivery_id = model.new_delivery_id()
-        saved: list[int] = []  # characters each shortened link saved
         tracking = Tracking(
-            shorten=self._shortener(conn, workspace, settings, request.channel, saved),
+            shorten=self._shortener(settings, request.channel),
             settings=settings,
             signer=self._keys.signer(workspace.id),
-            delivery_id=delivery_id,
-            links=links if links is not None else store.StoreLinkTable(template.id, conn),
+            delivery_id=model.new_delivery_id(),
+            links=links if links is not None else DraftLinks(template.id, self._engine),
             channel=request.channel,
             tracked=request.tracked and template.tracked,
             cio_id=person.cio_id,
@@ -222,25 +243,39 @@ class Sender:
         )
         try:
             composed = compiled.compose(tracking)
-            link = (
-                self._part(request.link, request.channel).compose(tracking).text
-                if request.link
-                else None
-            )
+            push_link = request.link and self._part(request.link, request.channel)
+            link = push_link.compose(tracking).text if push_link else None
         except TemplateError as exc:
             raise Unprocessable(str(exc)) from None
+        return Draft(
+            workspace, template, person, request, recipient, settings, tracking, composed, link
+        )
+
+    def record(
+        self, conn: Connection, draft: Draft, person: model.Person | None = None
+    ) -> Prepared:
+        """The draft's links and short codes made real in `conn`; its delivery, to insert.
+
+        `person`: the draft's person as stored, when the draft was made for one not
+        stored yet.
+        """
+        tracking = draft.tracking
+        settled = settle(
+            conn, draft.workspace.id, draft.template.id, tracking, draft.composed, draft.link
+        )
+        composed, settings = settled.composed, draft.settings
         warnings = [w.to_dict() for w in composed.warnings]
         warnings += [{"code": "settings", "message": m, "href": ""} for m in settings.warnings()]
         now = time.time()
         delivery = self._delivery(
-            workspace, template, person, request, recipient, settings, composed, warnings,
-            delivery_id=delivery_id, link=link, saved=saved, now=now,
+            draft.workspace, draft.template, person or draft.person, draft.request,
+            draft.recipient, settings, composed, warnings, delivery_id=tracking.delivery_id,
+            link=settled.link, saved=settled.saved, now=now,
         )  # fmt: skip
-        return Prepared(delivery, SendResult(delivery_id, now, warnings, composed))
+        return Prepared(delivery, SendResult(tracking.delivery_id, now, warnings, composed))
 
-    def prepare_action(
+    def compose_action(
         self,
-        conn: Connection,
         workspace: model.Workspace,
         action: model.Message,
         person: model.Person,
@@ -250,15 +285,15 @@ class Sender:
         scope: Mapping[str, Any],
         links: LinkTable | None,
         settings: TrackingSettings,
-    ) -> Prepared:
-        """`prepare` for a campaign's action (a newsletter's content) and one person."""
+    ) -> Draft:
+        """`compose` for a campaign's action (a newsletter's content) and one person."""
         request = SendRequest(
             channel=action.channel,  # type: ignore[arg-type]
             identifiers=("cio_id", person.cio_id),
             message_data=trigger,
         )
-        return self.prepare(
-            conn, workspace, action, person, request,
+        return self.compose(
+            workspace, action, person, request,
             recipient=recipient, scope=scope, links=links, settings=settings,
         )  # fmt: skip
 
@@ -314,27 +349,13 @@ class Sender:
             created_at=now,
         )
 
-    def _shortener(
-        self,
-        conn: Connection,
-        workspace: model.Workspace,
-        settings: TrackingSettings,
-        channel: str,
-        saved: list[int],
-    ) -> Callable[[str], str] | None:
+    def _shortener(self, settings: TrackingSettings, channel: str) -> DraftShortener | None:
         """The short-link hook for an SMS or WhatsApp send when the workspace shortens links."""
         if channel not in ("sms", "whatsapp") or not settings.shorten_links:
             return None
         if self._shortlinks is None:
             return None
-        make_short = self._shortlinks.shortener(workspace.id, settings, conn)
-
-        def shorten(tracked_url: str) -> str:
-            short = make_short(tracked_url)
-            saved.append(len(tracked_url) - len(short))
-            return short
-
-        return shorten
+        return DraftShortener(self._shortlinks, settings)
 
     def _part(self, source: str, channel: Channel) -> Message:
         """An extra text part of a send (a push's link), compiled once."""

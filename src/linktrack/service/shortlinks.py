@@ -52,25 +52,28 @@ class ShortLinks:
         tracked_path: str,
         settings: TrackingSettings,
         conn: store.Connection | None = None,
+        code: str | None = None,
     ) -> str:
         """Store a new code for `tracked_path`; return the short URL that replaces it.
 
         Pass the send's `conn` to create the code in its transaction (a failed
-        send then leaves no code behind, and SQLite sees one writer).
+        send then leaves no code behind, and SQLite sees one writer), and `code`
+        to try the one a draft already wrote first.
         """
         if not tracked_path.startswith("/e/c/"):
             raise ValueError(f"not a tracked click path: {tracked_path!r}")
         if conn is None:
             with self.engine.begin() as own:
-                return self.create(workspace_id, tracked_path, settings, own)
+                return self.create(workspace_id, tracked_path, settings, own, code)
         now = self.clock()
         length = shortlinks.CODE_LENGTH
         while length <= shortlinks.MAX_CODE_LENGTH:
-            code = self.generate(length)
+            code = code or self.generate(length)
             if store.insert_short_link(
                 conn, code, workspace_id, tracked_path, now, now + self.lifetime
             ):
                 return shortlinks.short_url(settings, code)
+            code = None
             length += 1  # taken: a longer code is free with near certainty
         raise ShortLinkError("no free short link code; try again")
 
@@ -94,15 +97,3 @@ class ShortLinks:
             # An expired link is still a hit: counted, never redirected.
             store.count_expired_hit(self.engine, code)
         return ShortLink(path, expired)
-
-    def shortener(
-        self, workspace_id: int, settings: TrackingSettings, conn: store.Connection | None = None
-    ) -> Callable[[str], str]:
-        """The `Tracking.shorten` hook of one send: tracked URL → short URL."""
-        base = settings.base_url
-
-        def shorten(tracked_url: str) -> str:
-            path = tracked_url[len(base) :] if tracked_url.startswith(base) else tracked_url
-            return self.create(workspace_id, path, settings, conn)
-
-        return shorten

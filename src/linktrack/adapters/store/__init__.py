@@ -56,8 +56,8 @@ from linktrack.adapters.store.events import (
 )
 from linktrack.adapters.store.exports import CSV_HEADER, clicks_csv_rows
 from linktrack.adapters.store.messages import (
-    StoreLinkTable,
     create_message,
+    find_link_id,
     get_message,
     list_links,
     list_messages,
@@ -113,7 +113,6 @@ __all__ = [
     "Db",
     "Engine",
     "Period",
-    "StoreLinkTable",
     "add_link_buckets",
     "add_link_stats",
     "add_progress",
@@ -131,6 +130,7 @@ __all__ = [
     "create_workspace",
     "delete_person",
     "find_container",
+    "find_link_id",
     "find_short_link",
     "finish_job",
     "forget_content",

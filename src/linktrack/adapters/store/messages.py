@@ -161,29 +161,13 @@ def _link_ids(conn: Connection, message_id: int, hashes: Sequence[str]) -> dict[
     return {r.key_hash: r.id for r in rows}
 
 
+def find_link_id(db: Db, message_id: int, key: str) -> int | None:
+    """The id of the message's link `key`, if it exists (a read: nothing is created)."""
+    with transaction(db) as conn:
+        return _link_ids(conn, message_id, [_key_hash(key)]).get(_key_hash(key))
+
+
 def list_links(db: Db, message_ids: Iterable[int]) -> list[Link]:
     """The links of the given messages, by id."""
     query = sa.select(links).where(links.c.message_id.in_(list(message_ids)))
     return every(db, query.order_by(links.c.id), _link)
-
-
-class StoreLinkTable:
-    """The compose pipeline's link table for one message: each key resolved once.
-
-    `db` is the transaction links are created in: a send's, or the current
-    batch's for a bulk send (rebind it per batch). One table for a whole bulk
-    send, not one per delivery, is what lets the compose plan cache serve every
-    recipient after the first.
-    """
-
-    def __init__(self, message_id: int, db: Db | None = None) -> None:
-        self.message_id = message_id
-        self.db = db
-        self._ids: dict[str, int] = {}
-
-    def link_id(self, key: str, href: str, tag: str | None) -> int:
-        found = self._ids.get(key)
-        if found is None:
-            assert self.db is not None, "bind the table to a transaction first"
-            found = self._ids[key] = resolve_link(self.db, self.message_id, key, href, tag)
-        return found

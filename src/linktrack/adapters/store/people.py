@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
@@ -14,7 +13,15 @@ from linktrack.adapters.store.engine import Db, dialect_insert, transaction
 from linktrack.adapters.store.rows import first, record
 from linktrack.adapters.store.schema import deliveries, delivery_links, people
 from linktrack.core.errors import ConflictError, NotFoundError
-from linktrack.core.model import Identifier, IdentifierKind, Person, parse_identifier
+from linktrack.core.model import (
+    Identifier,
+    IdentifierKind,
+    Person,
+    identify_fields,
+    merge_attributes,
+    new_cio_id,
+    parse_identifier,
+)
 
 _IN_CHUNK: Final = 500
 
@@ -47,37 +54,6 @@ def get_person_by_pk(db: Db, person_id: int) -> Person | None:
     return first(db, sa.select(people).where(people.c.id == person_id), _person)
 
 
-def _split_attributes(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(column values, plain attributes) from an identify call's attributes."""
-    columns: dict[str, Any] = {}
-    plain: dict[str, Any] = {}
-    for name, value in attributes.items():
-        if name == "email":
-            columns["email"] = str(value).strip().lower() if value else None
-        elif name == "id":
-            columns["external_id"] = str(value) if value not in (None, "") else None
-        elif name == "phone":
-            columns["phone"] = str(value) if value else None
-        elif name == "unsubscribed":
-            columns["unsubscribed"] = value in (True, "true", 1, "1")
-        elif name in ("cio_id", "created_at", "updated_at"):
-            continue  # immutable or ours
-        else:
-            plain[name] = value
-    return columns, plain
-
-
-def _merge(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(old)
-    for name, value in new.items():
-        # Identify semantics: an empty or null value removes the attribute.
-        if value is None or value == "":
-            merged.pop(name, None)
-        else:
-            merged[name] = value
-    return merged
-
-
 def _check_free(
     conn: Connection, workspace_id: int, person_id: int | None, cols: dict[str, Any]
 ) -> None:
@@ -101,19 +77,22 @@ def upsert_person(
     workspace_id: int,
     identifier: str | Identifier,
     attributes: Mapping[str, Any] | None = None,
+    *,
+    cio_id: str | None = None,
 ) -> Person:
     """Create or update the person named by `identifier`, merging `attributes`.
 
     `email`, `id`, `phone` and `unsubscribed` attributes update those fields; a
-    null or empty attribute value removes the attribute; `cio_id` never changes.
+    null or empty attribute value removes the attribute; `cio_id` never changes
+    (a new person gets the given one: a send composed before the write knows it).
     """
     ident = parse_identifier(identifier)
-    cols, plain = _split_attributes(attributes or {})
+    cols, plain = identify_fields(attributes or {})
     now = time.time()
     with transaction(db) as conn:
         row = conn.execute(_person_query(workspace_id, ident).with_for_update()).first()
         if row is None:
-            created = _insert_person(conn, workspace_id, ident, cols, plain, now)
+            created = _insert_person(conn, workspace_id, ident, cols, plain, now, cio_id)
             if created is not None:
                 return created
             # Lost a race with a concurrent create of the same person: update theirs.
@@ -124,7 +103,9 @@ def upsert_person(
         conn.execute(
             sa.update(people)
             .where(people.c.id == row.id)
-            .values(attributes=_merge(row.attributes or {}, plain), updated_at=now, **cols)
+            .values(
+                attributes=merge_attributes(row.attributes or {}, plain), updated_at=now, **cols
+            )
         )
         return _person(conn.execute(sa.select(people).where(people.c.id == row.id)).one())
 
@@ -136,6 +117,7 @@ def _insert_person(
     cols: dict[str, Any],
     plain: dict[str, Any],
     now: float,
+    cio_id: str | None,
 ) -> Person | None:
     """The new person, or None when a concurrent create of the same person won."""
     if ident[0] == "cio_id":
@@ -148,8 +130,8 @@ def _insert_person(
         dialect_insert(conn, people)
         .values(
             workspace_id=workspace_id,
-            cio_id=secrets.token_hex(8),
-            attributes=_merge({}, plain),
+            cio_id=cio_id or new_cio_id(),
+            attributes=merge_attributes({}, plain),
             created_at=now,
             updated_at=now,
             **values,
