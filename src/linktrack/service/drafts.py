@@ -70,6 +70,7 @@ class DraftLinks:
         self.db = db
         self._ids: dict[str, int] = {}
         self.new: dict[int, tuple[str, str, str | None]] = {}  # provisional id → key, href, tag
+        self._resolved: tuple[store.Connection, dict[int, int]] | None = None
 
     def link_id(self, key: str, href: str, tag: str | None) -> int:
         found = self._ids.get(key)
@@ -83,12 +84,17 @@ class DraftLinks:
         return found
 
     def resolve(self, conn: store.Connection, message_id: int) -> dict[int, int]:
-        """Create the new links in `conn`: provisional id → real id."""
+        """Create the new links in `conn`: provisional id → real id (once per transaction:
+        a batch's drafts share the table)."""
         if not self.new:
             return {}
+        if self._resolved is not None and self._resolved[0] is conn:
+            return self._resolved[1]
         provisional = list(self.new)
         real = store.resolve_links(conn, message_id, [self.new[p] for p in provisional])
-        return dict(zip(provisional, real, strict=True))
+        mapping = dict(zip(provisional, real, strict=True))
+        self._resolved = (conn, mapping)
+        return mapping
 
 
 class DraftShortener:
@@ -124,8 +130,10 @@ def settle(
     link: str | None,
 ) -> Settled:
     """Make a draft's provisional links and short codes real, in `conn`."""
-    links = tracking.links
+    links, shorten = tracking.links, tracking.shorten
     mapping = links.resolve(conn, message_id) if isinstance(links, DraftLinks) else {}
+    if not mapping and not isinstance(shorten, DraftShortener):
+        return Settled(composed, link, [])  # every link was stored already: as drafted
     signed: dict[str, str] = {}  # the draft's click URL → the recorded one
     found = []
     for tracked in composed.links:
@@ -142,7 +150,6 @@ def settle(
         found.append(tracked)
     changed = dict(signed)
     saved: list[int] = []
-    shorten = tracking.shorten
     if isinstance(shorten, DraftShortener):
         base = shorten.settings.base_url
         for code, short, url in shorten.pending:

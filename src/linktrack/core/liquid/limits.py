@@ -36,6 +36,8 @@ class RenderLimitError(ResourceLimitError):
 class LimitedContext(RenderContext):
     """A render context with a deadline, checked wherever a template's work repeats."""
 
+    __slots__ = ("deadline",)  # as RenderContext's own: no __dict__ to slow every lookup
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = _monotonic() + RENDER_SECONDS
