@@ -282,3 +282,37 @@ def test_the_stored_click_ip_is_the_peer_or_the_trusted_proxy_header(tmp_path: P
                     rows = conn.execute("select ip from clicks").fetchall()
                 time.sleep(0.2)
             assert rows == [(want,)], (trust, sent_header)
+
+
+def test_what_used_to_be_a_500_is_a_clear_4xx_and_writes_nothing(
+    env: tuple[Server, dict, dict, list[str], str],  # type: ignore[type-arg]
+) -> None:
+    server, a, _, _, _ = env
+    app = app_client(server, a["app_api_key"])
+    message_id = app.get("/v1/transactional").json()["messages"][0]["id"]
+    before = settled(server)
+    huge = 2**63
+    send = {"to": "n@example.com", "identifiers": {"id": "n"}, "subject": "s", "body": "b"}
+    cases = [
+        (app.get("/v1/transactional/²"), 404),  # str.isdigit() says yes; int() says no
+        (app.get(f"/v1/transactional/{huge}"), 404),  # past SQLite's and PostgreSQL's ints
+        (app.get(f"/v1/transactional/{2**31}"), 404),
+        (app.post("/v1/send/email", json={**send, "transactional_message_id": huge}), 404),
+        (app.post("/v1/send/email", json={**send, "transactional_message_id": "¹"}), 400),
+        (app.post("/v1/send/email", json={**send, "identifiers": {"id": True}}), 400),
+        (app.post("/v1/send/email", json={**send, "identifiers": {"id": "x" * 256}}), 400),
+        (app.post("/v1/send/email", json={**send, "to": "x" * 321}), 400),
+        (app.post("/v1/send/email", json={**send, "body": "nul \u0000 here"}), 400),
+        (app.post("/v1/send/email", json={**send, "identifiers": {"id": "a\u0000b"}}), 400),
+        (app.get("/v1/outbox", params={"limit": "0"}), 400),
+    ]
+    for response, status in cases:
+        assert response.status_code == status, (response.request.url, response.text)
+        assert response.json()["meta"]["error"], response.text
+    # An empty change changes nothing, and a method not allowed says which ones are.
+    unchanged = app.put(f"/v1/transactional/{message_id}", json={})
+    assert unchanged.status_code == 200, unchanged.text
+    assert unchanged.json()["transactional_message"]["id"] == message_id
+    refused = app.delete("/v1/transactional")
+    assert refused.status_code == 405 and "GET" in refused.headers["allow"]
+    assert counts(server) == before

@@ -31,6 +31,17 @@ JOB_STATUSES: Final = frozenset({"running", "done", "failed"})
 IdentifierKind = Literal["id", "email", "cio_id"]
 IDENTIFIER_KINDS: Final[tuple[IdentifierKind, ...]] = ("id", "email", "cio_id")
 Identifier: TypeAlias = tuple[IdentifierKind, str]
+# The longest value of each identifier the store keeps (its columns, on both databases).
+IDENTIFIER_LENGTHS: Final[dict[IdentifierKind, int]] = {"id": 255, "email": 320, "cio_id": 32}
+ADDRESS_LENGTH: Final = 320  # a delivery's recipient: an email address, phone or device
+MAX_ID: Final = 2**31 - 1  # record ids are 32-bit integers on PostgreSQL
+
+
+def parse_number(text: str) -> int | None:
+    """`text` as a record id (ASCII digits, at most MAX_ID), or None: no such record."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_ID:
+        return None
+    return int(text)
 
 
 def check_choice(value: str, allowed: frozenset[str], what: str) -> None:
@@ -55,8 +66,12 @@ def parse_identifier(identifier: str | Identifier) -> Identifier:
         raise InvalidValueError("a person identifier must not be empty")
     if kind == "email":
         value = value.lower()
-    elif kind == "cio_id" and not value.isalnum():
+    elif kind == "cio_id" and not (value.isascii() and value.isalnum()):
         raise InvalidValueError("a cio_id is letters and digits only")
+    if len(value) > IDENTIFIER_LENGTHS[kind]:
+        raise InvalidValueError(
+            f"a person's {kind} is at most {IDENTIFIER_LENGTHS[kind]} characters"
+        )
     return kind, value
 
 

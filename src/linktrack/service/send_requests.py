@@ -10,8 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from linktrack.core.errors import InputError
-from linktrack.core.model import IDENTIFIER_KINDS, Channel, IdentifierKind
+from linktrack.core.errors import InputError, NotFoundError
+from linktrack.core.model import (
+    ADDRESS_LENGTH,
+    IDENTIFIER_KINDS,
+    MAX_ID,
+    Channel,
+    IdentifierKind,
+    parse_number,
+)
 
 
 @dataclass(slots=True)
@@ -56,7 +63,12 @@ def parse_identifiers(idents: Any) -> tuple[IdentifierKind, str]:
     if not isinstance(idents, dict) or len(idents) != 1:
         raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
     ((kind, value),) = idents.items()
-    if kind not in IDENTIFIER_KINDS or not isinstance(value, str | int) or value == "":
+    if (
+        kind not in IDENTIFIER_KINDS
+        or not isinstance(value, str | int)
+        or isinstance(value, bool)
+        or value == ""
+    ):
         raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
     return kind, str(value)
 
@@ -68,10 +80,12 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
     kind, value = parse_identifiers(data.get("identifiers"))
     message_id = data.get("transactional_message_id")
     if message_id is not None:
-        if isinstance(message_id, str) and message_id.isdigit():
-            message_id = int(message_id)
+        if isinstance(message_id, str):
+            message_id = parse_number(message_id)
         if not isinstance(message_id, int) or isinstance(message_id, bool):
             raise InputError("transactional_message_id must be an integer id")
+        if not 0 < message_id <= MAX_ID:
+            raise NotFoundError(f"no transactional message {message_id}")
     body = _typed(data, "body", str, "a string")
     subject = _typed(data, "subject", str, "a string")
     if channel == "push":
@@ -83,10 +97,13 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
     message_data = _typed(data, "message_data", dict, "an object") or {}
     for flag in ("tracked", "disable_message_retention", "send_to_unsubscribed"):
         _typed(data, flag, bool, "true or false")
+    to = _typed(data, "to", str, "a string")
+    if to is not None and len(to) > ADDRESS_LENGTH:
+        raise InputError(f"to must be at most {ADDRESS_LENGTH} characters")
     return SendRequest(
         channel=channel,
         identifiers=(kind, value),
-        to=_typed(data, "to", str, "a string"),
+        to=to,
         transactional_message_id=message_id,
         subject=subject,
         body=body,

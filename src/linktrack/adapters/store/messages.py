@@ -72,6 +72,11 @@ def update_message(db: Db, workspace_id: int, message_id: int, **changes: Any) -
         raise InvalidValueError(f"cannot change message field(s) {', '.join(sorted(unknown))}")
     if "channel" in changes:
         check_choice(changes["channel"], CHANNELS, "channel")
+    if not changes:  # nothing to change: the message as it is
+        found = get_message(db, workspace_id, message_id)
+        if found is None:
+            raise NotFoundError(f"message {message_id} does not exist")
+        return found
     with transaction(db) as conn:
         row = conn.execute(
             sa.update(messages)

@@ -88,7 +88,9 @@ class HrefTag(Tag):
     def parse(self, stream: TokenStream) -> Node:
         token = stream.eat(TOKEN_TAG)
         expr = stream.current
-        if expr.kind != TOKEN_EXPRESSION or not expr.value.strip().isdigit():
+        if expr.kind != TOKEN_EXPRESSION or not (
+            expr.value.strip().isascii() and expr.value.strip().isdigit()
+        ):
             raise LiquidSyntaxError("linktrack_href needs an index", token=token)
         stream.next_token()
         block = self.parser.parse_block(stream, _END)

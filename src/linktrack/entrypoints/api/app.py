@@ -150,15 +150,31 @@ ROUTES: Final[list[tuple[str, str, Callable[[Endpoints], Handler]]]] = [
 
 
 def routes(services: Services) -> list[Route]:
-    """`ROUTES` bound to the endpoints built over `services`."""
+    """`ROUTES` bound to the endpoints built over `services`: one route a path, so a 405
+    names every method the path allows."""
     endpoints = Endpoints.of(services)
-    return [Route(path, pick(endpoints), methods=[verb]) for verb, path, pick in ROUTES]
+    by_path: dict[str, dict[str, Handler]] = {}
+    for verb, path, pick in ROUTES:
+        by_path.setdefault(path, {})[verb] = pick(endpoints)
+    return [Route(path, _by_method(found), methods=list(found)) for path, found in by_path.items()]
+
+
+def _by_method(handlers: dict[str, Handler]) -> Handler:
+    if len(handlers) == 1:
+        return next(iter(handlers.values()))
+
+    async def endpoint(request: Request) -> Response:
+        return await handlers["GET" if request.method == "HEAD" else request.method](request)
+
+    return endpoint
 
 
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: "no such endpoint", 405: "method not allowed on this endpoint"}
-    return error(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+    answer = error(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+    answer.headers.update(exc.headers or {})  # a 405 names the methods allowed (Allow)
+    return answer
 
 
 async def _on_crash(request: Request, exc: Exception) -> Response:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 
 from linktrack.adapters import store
 from linktrack.core import model
-from linktrack.core.errors import NotFoundError
+from linktrack.core.errors import InputError, NotFoundError
 from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int, with_body
 from linktrack.entrypoints.api.views import delivery_view
 from linktrack.service.send_requests import parse_send
@@ -50,6 +50,8 @@ class DeliveriesApi:
     @endpoint
     def outbox(self, request: Request) -> JSON:
         ws = app_workspace(self.engine, request)
-        limit = min(positive_int(request.query_params.get("limit", "50"), "limit"), 500)
+        limit = positive_int(request.query_params.get("limit", "50"), "limit")
+        if not 1 <= limit <= 500:
+            raise InputError("limit must be between 1 and 500")
         found = store.list_deliveries(self.engine, ws.id, status="outbox", limit=limit)
         return JSON({"deliveries": [delivery_view(d) for d in found]})
