@@ -17,12 +17,20 @@ from typing import Any
 from linktrack.adapters import store
 from linktrack.adapters.store import Connection
 from linktrack.core import model
-from linktrack.core.compose import Composed, LinkTable, Message, Tracking
+from linktrack.core.compose import LinkTable, Message, Tracking
 from linktrack.core.errors import ConflictError, InputError, NotFoundError, Unprocessable
 from linktrack.core.liquid import TemplateError
 from linktrack.core.model import Channel
 from linktrack.core.settings import SettingsError, TrackingSettings
-from linktrack.service.drafts import Draft, DraftLinks, DraftShortener, Prepared, SendResult, settle
+from linktrack.service.drafts import (
+    Draft,
+    DraftLinks,
+    DraftShortener,
+    Prepared,
+    SendResult,
+    Settled,
+    settle,
+)
 from linktrack.service.keys import KeyStore
 from linktrack.service.send_requests import SendRequest
 from linktrack.service.shortlinks import ShortLinks
@@ -267,11 +275,7 @@ class Sender:
         warnings = [w.to_dict() for w in composed.warnings]
         warnings += [{"code": "settings", "message": m, "href": ""} for m in settings.warnings()]
         now = time.time()
-        delivery = self._delivery(
-            draft.workspace, draft.template, person or draft.person, draft.request,
-            draft.recipient, settings, composed, warnings, delivery_id=tracking.delivery_id,
-            link=settled.link, saved=settled.saved, now=now,
-        )  # fmt: skip
+        delivery = self._delivery(draft, person or draft.person, settled, warnings, now)
         return Prepared(delivery, SendResult(tracking.delivery_id, now, warnings, composed))
 
     def compose_action(
@@ -299,46 +303,41 @@ class Sender:
 
     def _delivery(
         self,
-        workspace: model.Workspace,
-        template: model.Message,
+        draft: Draft,
         person: model.Person,
-        request: SendRequest,
-        recipient: str,
-        settings: TrackingSettings,
-        composed: Composed,
+        settled: Settled,
         warnings: list[dict[str, str]],
-        *,
-        delivery_id: str,
-        link: str | None,
-        saved: list[int],
         now: float,
     ) -> model.NewDelivery:
         """The delivery record of a composed message (queued, or outbox without a transport)."""
+        request, template, composed = draft.request, draft.template, settled.composed
         status = "queued" if self._has_transport.get(request.channel) else "outbox"
         body = composed.html if request.channel == "email" else composed.text
         extra: dict[str, Any] = {}
         if request.channel in ("sms", "whatsapp"):
             # Reported on the delivery: what shortening saved (providers bill by length).
             after = len(body or "")
-            extra.update(length_before_shortening=after + sum(saved), length_after_shortening=after)
+            extra.update(
+                length_before_shortening=after + sum(settled.saved), length_after_shortening=after
+            )
         if request.channel == "push":
             extra["push"] = {
-                "link": link,
+                "link": settled.link,
                 "image_url": request.image_url,
                 "custom_data": request.custom_data,
             }
         return model.NewDelivery(
-            delivery_id=delivery_id,
-            workspace_id=workspace.id,
+            delivery_id=draft.tracking.delivery_id,
+            workspace_id=draft.workspace.id,
             message_id=template.id,
             channel=request.channel,
-            recipient=recipient,
+            recipient=draft.recipient,
             person_id=person.id,
             subject=composed.subject or "",
             body=None if request.disable_message_retention and status == "outbox" else body,
             body_plain=composed.text if request.channel == "email" else None,
             settings={
-                **self._settings_document(settings),
+                **self._settings_document(draft.settings),
                 "from": request.from_addr or template.from_addr,
                 "disable_message_retention": request.disable_message_retention,
                 **extra,
