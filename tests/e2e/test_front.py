@@ -223,3 +223,22 @@ def test_an_oversized_request_pipelined_behind_a_click_is_refused_after_it(
         (click, refused) = _read_responses(sock, 2)
         assert (click[0], refused[0]) == (302, 431)
     poll(lambda: _clicks(site), lambda n: n == before + 2)
+
+
+def test_a_percent_encoded_click_gets_one_answer_on_either_path(site: dict[str, Any]) -> None:
+    """The fast path decodes a path as uvicorn does for the ASGI path: `/e/c/eyJr…` with a
+    letter written `%65` is the same link whether or not the connection was handed over."""
+    path = site["paths"][0]
+    payload_start = len("/e/c/")
+    encoded = path[:payload_start] + f"%{ord(path[payload_start]):02x}" + path[payload_start + 1 :]
+    with _connect(site["server"]) as sock:  # a fresh connection: the fast path
+        sock.sendall(_get(encoded))
+        ((fast, fast_headers, _),) = _read_responses(sock, 1)
+    api = f"GET /v1/workspace/settings HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {site['key']}\r\n\r\n"
+    with _connect(site["server"]) as sock:  # handed to uvicorn first: the ASGI path
+        sock.sendall(api.encode())
+        _read_responses(sock, 1)
+        sock.sendall(_get(encoded))
+        ((slow, slow_headers, _),) = _read_responses(sock, 1)
+    assert (fast, slow) == (302, 302)
+    assert fast_headers["location"] == slow_headers["location"]

@@ -6,6 +6,7 @@ import asyncio
 import enum
 from collections import deque
 from typing import Any
+from urllib.parse import unquote
 
 import httptools
 from uvicorn.config import Config
@@ -21,6 +22,7 @@ from linktrack.entrypoints.http.responses import (
     NOT_FOUND,
     RETRY,
     RETRY_HEADERS,
+    STATUS_LINES,
     TOO_LARGE,
     Headers,
     redirect_headers,
@@ -234,6 +236,8 @@ class ClickProtocol(asyncio.Protocol):
         head = parser.get_method() == b"HEAD"
         keep_alive = parser.should_keep_alive()
         path = self.url.decode("latin-1").partition("?")[0]
+        if "%" in path:  # as uvicorn decodes it for the ASGI path: one URL, one answer
+            path = unquote(path)
         token = front.clicks.verify_click(path)
         answer = _Answer(self, head, keep_alive)
         self.answers.append(answer)
@@ -325,7 +329,7 @@ class ClickProtocol(asyncio.Protocol):
 
     def _fail(self, status: int, message: bytes) -> None:
         self.transport.write(
-            _STATUS[status] + b"content-type: text/plain; charset=utf-8\r\n"
+            STATUS_LINES[status] + b"content-type: text/plain; charset=utf-8\r\n"
             b"content-length: %d\r\nconnection: close\r\n\r\n" % len(message) + message
         )
         self.transport.close()
@@ -351,7 +355,7 @@ class _Answer:
 
     def write(self, status: int, headers: Headers, body: bytes) -> None:
         conn = self.conn
-        lines = [_STATUS[status], _default_headers(conn.server_state.default_headers)]
+        lines = [STATUS_LINES[status], _default_headers(conn.server_state.default_headers)]
         for name, value in headers:
             lines += [name, b": ", value, b"\r\n"]
         lines.append(b"content-length: %d\r\n" % len(body))
@@ -387,13 +391,3 @@ def _watch_idle(conn: ClickProtocol) -> None:
         conn.loop.call_later(max(IDLE_SECONDS - idle, 0.5), check)
 
     conn.loop.call_later(IDLE_SECONDS, check)
-
-
-_STATUS = {
-    302: b"HTTP/1.1 302 Found\r\n",
-    400: b"HTTP/1.1 400 Bad Request\r\n",
-    413: b"HTTP/1.1 413 Content Too Large\r\n",
-    431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
-    404: b"HTTP/1.1 404 Not Found\r\n",
-    503: b"HTTP/1.1 503 Service Unavailable\r\n",
-}

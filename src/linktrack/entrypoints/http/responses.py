@@ -40,3 +40,13 @@ def location(href: str) -> bytes:
 
 def redirect_headers(href: str) -> Headers:
     return [(b"location", location(href)), NO_STORE, (b"referrer-policy", b"no-referrer")]
+
+# The status lines the click fast path writes itself.
+STATUS_LINES = {
+    302: b"HTTP/1.1 302 Found\r\n",
+    400: b"HTTP/1.1 400 Bad Request\r\n",
+    413: b"HTTP/1.1 413 Content Too Large\r\n",
+    431: b"HTTP/1.1 431 Request Header Fields Too Large\r\n",
+    404: b"HTTP/1.1 404 Not Found\r\n",
+    503: b"HTTP/1.1 503 Service Unavailable\r\n",
+}
