@@ -144,12 +144,15 @@ class Services:
         keys_thread.start()
         self._threads.append(keys_thread)
 
-    def background(self) -> list[tuple[str, Callable[[], None]]]:
-        """(name, callable(stop)) pairs: what `linktrack consume` runs standalone."""
+    def writer(self) -> Writer:
+        """The event writer of this process's log."""
         # Each kind of log keeps its own checkpoint: one's position means nothing to the other.
         kind = self.config.event_log
-        consumer = "writer" if kind == "file" else f"writer:{kind}"
-        writer = Writer(self.engine, self.event_log, consumer)
+        return Writer(self.engine, self.event_log, "writer" if kind == "file" else f"writer:{kind}")
+
+    def background(self) -> list[tuple[str, Callable[[], None]]]:
+        """(name, callable(stop)) pairs: what `linktrack consume` runs standalone."""
+        writer = self.writer()
         writer.check_checkpoint()
         worker = DeliveryWorker(
             self.engine, transports(self.config), backoff=self.config.delivery_backoff

@@ -145,3 +145,26 @@ def test_a_second_writer_on_one_click_log_is_refused(tmp_path: Path) -> None:
         assert "another writer is storing the click log" in second.stderr
     finally:
         server.stop()
+
+
+def test_a_checkpoint_of_the_other_log_type_stops_consume_until_it_replays(
+    tmp_path: Path,
+) -> None:
+    db_url = f"sqlite:///{tmp_path}/other.db"
+    consume = [sys.executable, "-m", "linktrack.entrypoints.cli", "consume",
+               "--db", db_url, "--data-dir", str(tmp_path)]  # fmt: skip
+    subprocess.run([*consume[:3], "workspace", "create", "w", "--db", db_url], check=True,
+                   capture_output=True, timeout=60)  # fmt: skip
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:  # what a Redis writer saved
+        db.execute("insert into consumer_offsets values ('writer', '1796182495672-44', 0)")
+    refused = subprocess.run(consume, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "linktrack consume --replay" in refused.stderr
+    replaying = subprocess.Popen([*consume, "--replay"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert replaying.stdout is not None
+        assert "consuming file events" in replaying.stdout.readline()
+    finally:
+        replaying.terminate()
+        assert replaying.wait(timeout=30) == 0
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:
+        assert db.execute("select position from consumer_offsets").fetchall() == [(None,)]

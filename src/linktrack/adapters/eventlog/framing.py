@@ -41,7 +41,8 @@ def check_file_position(position: str | None) -> None:
         raise EventLogError(
             f"the saved position {position!r} is not a file event log position: it was "
             "written by another kind of log (LINKTRACK_EVENT_LOG=redis?). Drain that log "
-            "with the same LINKTRACK_EVENT_LOG first, or reset the writer's checkpoint"
+            "with the same LINKTRACK_EVENT_LOG first, or run `linktrack consume --replay` "
+            "once to store this log from its start (nothing is counted twice)"
         )
 
 

@@ -132,6 +132,8 @@ def cmd_consume(args: argparse.Namespace) -> int:
         services = build(config, appender=False)
     except EventLogError as exc:  # another writer holds the click log
         raise CliError(f"the event writer cannot start: {exc}") from None
+    if args.replay:
+        services.writer().reset_checkpoint(None)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
@@ -216,5 +218,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--background",
         action="store_true",
         help="run only when the CPU is otherwise idle (Linux SCHED_IDLE, elsewhere nice 19)",
+    )
+    consume.add_argument(
+        "--replay",
+        action="store_true",
+        help="store the click log again from its oldest segment (nothing is counted twice)",
     )
     consume.set_defaults(func=cmd_consume)
