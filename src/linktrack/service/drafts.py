@@ -121,25 +121,19 @@ class Settled:
     saved: list[int]
 
 
-def settle(
-    conn: store.Connection,
-    workspace_id: int,
-    message_id: int,
-    tracking: Tracking,
-    composed: Composed,
-    link: str | None,
-) -> Settled:
+def settle(conn: store.Connection, draft: Draft) -> Settled:
     """Make a draft's provisional links and short codes real, in `conn`."""
+    tracking, composed, link = draft.tracking, draft.composed, draft.link
     links, shorten = tracking.links, tracking.shorten
-    mapping = links.resolve(conn, message_id) if isinstance(links, DraftLinks) else {}
+    mapping = links.resolve(conn, draft.template.id) if isinstance(links, DraftLinks) else {}
     if not mapping and not isinstance(shorten, DraftShortener):
         return Settled(composed, link, [])  # every link was stored already: as drafted
     signed: dict[str, str] = {}  # the draft's click URL → the recorded one
+    sign = tracking.delivery_signer.click_path
     found = []
     for tracked in composed.links:
         real = mapping.get(tracked.link_id)
         if real is not None:
-            sign = tracking.delivery_signer.click_path
             old, new = (
                 sign(tracked.href, tracked.link_id, tracked.position),
                 sign(tracked.href, real, tracked.position),
@@ -155,7 +149,7 @@ def settle(
         for code, short, url in shorten.pending:
             url = signed.get(url, url)
             stored = shorten.shortlinks.create(
-                workspace_id, url.removeprefix(base), shorten.settings, conn, code
+                draft.workspace.id, url.removeprefix(base), shorten.settings, conn, code
             )
             if stored != short:  # the code was taken meanwhile: a longer one
                 changed[short] = stored

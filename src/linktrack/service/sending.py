@@ -268,9 +268,7 @@ class Sender:
         stored yet.
         """
         tracking = draft.tracking
-        settled = settle(
-            conn, draft.workspace.id, draft.template.id, tracking, draft.composed, draft.link
-        )
+        settled = settle(conn, draft)
         composed, settings = settled.composed, draft.settings
         warnings = [w.to_dict() for w in composed.warnings]
         warnings += [{"code": "settings", "message": m, "href": ""} for m in settings.warnings()]
