@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-from helpers import tracking
+from helpers import compose, tracking
 from linktrack.core.compose import MemoryLinkTable, Message
+from linktrack.core.compose.tracking import MAX_LINKS, TAG_LENGTH
+from linktrack.core.errors import Unprocessable
 from linktrack.core.liquid import TemplateError, compile_liquid, limits, render_liquid
 
 DOUBLE = "{% assign s = s | append: s %}"
@@ -18,10 +20,10 @@ CASES = {
     ),
     "doubling a string": ("{% assign s = 'x' %}" + DOUBLE * 27 + "{{ s }}", "namespace limit"),
     "output": (
-        "{% assign s = '" + "x" * 100 + "' %}{% for i in (1..90000) %}{{ s }}{% endfor %}",
+        "{% assign s = '" + "x" * 10000 + "' %}{% for i in (1..9000) %}{{ s }}{% endfor %}",
         "larger than 4 MiB",
     ),
-    "text in loops": ("{% for a in (1..90000) %}" + "y" * 100 + "{% endfor %}", "larger than 4 MiB"),
+    "text in loops": ("{% for a in (1..9000) %}" + "y" * 10000 + "{% endfor %}", "larger than 4 MiB"),
     "time": (
         "{% assign s = 'y' %}" + DOUBLE * 19
         + "{% assign t = s | upcase %}" * 3000,
@@ -52,3 +54,27 @@ def test_a_message_over_a_limit_is_a_template_error_and_an_ordinary_loop_is_not(
 def test_the_limits_are_generous_for_real_messages() -> None:
     assert limits.LOOP_ITERATIONS >= 10_000 and limits.OUTPUT_CHARACTERS >= 1 << 20
     assert limits.RENDER_SECONDS * 4 <= 1.0  # subject, HTML, text and a push link: < 1 s
+
+
+@pytest.mark.parametrize("liquid", [True, False])
+def test_a_message_carries_at_most_max_links_tracked_links(liquid: bool) -> None:
+    def html(n: int) -> str:
+        return "".join(f'<a href="https://s.example/{i}">{i}</a>' for i in range(n))
+
+    assert len(compose(Message(html=html(MAX_LINKS), liquid=liquid)).links) == MAX_LINKS
+    with pytest.raises(Unprocessable, match="at most 1,000 tracked links"):
+        compose(Message(html=html(MAX_LINKS + 1), liquid=liquid))
+    # The same link repeated counts each time it is sent, from a loop or from cio_link.
+    looped = '{% for i in (1..1001) %}<a href="https://s.example/">x</a>{% endfor %}'
+    with pytest.raises(Unprocessable, match="at most 1,000 tracked links"):
+        compose(Message(html=looped))
+    tagged = "{% for i in (1..1001) %}{% cio_link url:https://s.example/ %}{% endfor %}"
+    with pytest.raises(Unprocessable, match="at most 1,000 tracked links"):
+        compose(Message(html=tagged))
+
+
+def test_a_link_tag_longer_than_its_column_is_refused() -> None:
+    ok = f'<a data-cio-tag="{"t" * TAG_LENGTH}" href="https://s.example/">x</a>'
+    assert compose(Message(html=ok)).links[0].tag == "t" * TAG_LENGTH
+    with pytest.raises(Unprocessable, match="data-cio-tag is at most 255 characters"):
+        compose(Message(html=ok.replace('t"', 'tt"')))

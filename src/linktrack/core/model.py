@@ -33,7 +33,9 @@ IDENTIFIER_KINDS: Final[tuple[IdentifierKind, ...]] = ("id", "email", "cio_id")
 Identifier: TypeAlias = tuple[IdentifierKind, str]
 # The longest value of each identifier the store keeps (its columns, on both databases).
 IDENTIFIER_LENGTHS: Final[dict[IdentifierKind, int]] = {"id": 255, "email": 320, "cio_id": 32}
-ADDRESS_LENGTH: Final = 320  # a delivery's recipient: an email address, phone or device
+ADDRESS_LENGTH: Final = 320  # a delivery's recipient, a sender: an email address, phone or device
+NAME_LENGTH: Final = 250  # a message's or container's name (255 columns; "name 2" for actions)
+EVENT_NAME_LENGTH: Final = 255  # an event's name, a campaign's trigger event
 MAX_ID: Final = 2**31 - 1  # record ids are 32-bit integers on PostgreSQL
 
 

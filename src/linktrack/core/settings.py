@@ -15,6 +15,23 @@ class SettingsError(ValueError):
     """A settings document a user must fix (wrong type, unknown field)."""
 
 
+# URL parameters are added to every tracked link of every message.
+MAX_PARAMS = 50
+PARAM_NAME_LENGTH = 100
+PARAM_VALUE_LENGTH = 1_000
+
+
+def _check_params(params: dict[str, str]) -> None:
+    if len(params) > MAX_PARAMS:
+        raise SettingsError(f"url_params may hold at most {MAX_PARAMS} parameters")
+    for name, value in params.items():
+        if len(name) > PARAM_NAME_LENGTH or len(value) > PARAM_VALUE_LENGTH:
+            raise SettingsError(
+                f"a URL parameter's name is at most {PARAM_NAME_LENGTH} characters and its "
+                f"value at most {PARAM_VALUE_LENGTH:,}: {name[:40]!r}"
+            )
+
+
 @dataclass(frozen=True, slots=True)
 class TrackingSettings:
     """What decides how links are rewritten; captured on each delivery at send time."""
@@ -67,6 +84,7 @@ class TrackingSettings:
             ):
                 raise SettingsError(f"{name} must map parameter names to string values")
             values[name] = value
+        _check_params(values["url_params"])
         for name in ("tracking_domain", "short_domain"):
             domain = values[name].strip()
             values[name] = domain

@@ -17,7 +17,15 @@ from typing import Any, Final
 from linktrack.adapters import store
 from linktrack.core.errors import InputError, NotFoundError, reject_unknown, require_object
 from linktrack.core.liquid import TemplateError, compile_liquid
-from linktrack.core.model import CHANNELS, Container, Message, Workspace
+from linktrack.core.model import (
+    ADDRESS_LENGTH,
+    CHANNELS,
+    EVENT_NAME_LENGTH,
+    NAME_LENGTH,
+    Container,
+    Message,
+    Workspace,
+)
 
 MAX_ACTIONS: Final = 50  # actions of a campaign or broadcast, contents of a newsletter
 _CONTENT_FIELDS: Final = ("name", "channel", "subject", "body", "body_plain", "from", "tracked")
@@ -40,6 +48,8 @@ def parse_content(data: Any, *, creating: bool, what: str = "request body") -> d
             if not isinstance(data[name], str):
                 raise InputError(f"{name} must be a string")
             out["from_addr" if name == "from" else name] = data[name]
+    _check_length(out, "name", NAME_LENGTH)
+    _check_length(out, "from_addr", ADDRESS_LENGTH, "from")
     if "channel" in out and out["channel"] not in CHANNELS:
         raise InputError(f"channel must be one of {', '.join(sorted(CHANNELS))}")
     if "tracked" in data:
@@ -58,6 +68,11 @@ def parse_content(data: Any, *, creating: bool, what: str = "request body") -> d
             except TemplateError as exc:
                 raise InputError(str(exc)) from None
     return out
+
+
+def _check_length(fields: Mapping[str, str], key: str, most: int, name: str = "") -> None:
+    if len(fields.get(key, "")) > most:
+        raise InputError(f"{name or key} must be at most {most} characters")
 
 
 def _actions(data: Mapping[str, Any], key: str, what: str) -> list[dict[str, Any]]:
@@ -90,6 +105,7 @@ def parse_container(kind: str, data: Any) -> NewContainer:
     name = data.get("name", "Untitled")
     if not isinstance(name, str) or not name.strip():
         raise InputError("name must be a non-empty string")
+    _check_length(data, "name", NAME_LENGTH)
     extra: dict[str, Any] = {}
     if kind == "newsletter":
         if "contents" in data:
@@ -107,6 +123,7 @@ def parse_container(kind: str, data: Any) -> NewContainer:
         if event is not None:
             if not isinstance(event, str) or not event:
                 raise InputError("trigger_event must be a non-empty string (an event name)")
+            _check_length(data, "trigger_event", EVENT_NAME_LENGTH)
             extra["trigger_event"] = event
     for i, action in enumerate(actions):
         if action["name"] == "Untitled":

@@ -98,8 +98,10 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
     for flag in ("tracked", "disable_message_retention", "send_to_unsubscribed"):
         _typed(data, flag, bool, "true or false")
     to = _typed(data, "to", str, "a string")
-    if to is not None and len(to) > ADDRESS_LENGTH:
-        raise InputError(f"to must be at most {ADDRESS_LENGTH} characters")
+    from_addr = _typed(data, "from", str, "a string")
+    for name, address in (("to", to), ("from", from_addr)):
+        if address is not None and len(address) > ADDRESS_LENGTH:
+            raise InputError(f"{name} must be at most {ADDRESS_LENGTH} characters")
     return SendRequest(
         channel=channel,
         identifiers=(kind, value),
@@ -108,7 +110,7 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
         subject=subject,
         body=body,
         body_plain=_typed(data, "body_plain", str, "a string"),
-        from_addr=_typed(data, "from", str, "a string"),
+        from_addr=from_addr,
         message_data=message_data,
         tracked=data.get("tracked", True),
         disable_message_retention=data.get("disable_message_retention", False),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from linktrack.core.compose.template import Template
-from linktrack.core.compose.tracking import ComposeWarning, TrackedLink, Tracking
+from linktrack.core.compose.tracking import MAX_LINKS, ComposeWarning, TrackedLink, Tracking
+from linktrack.core.errors import Unprocessable
 from linktrack.core.liquid import compile_liquid, render_liquid
 from linktrack.core.model import Channel
 
@@ -51,4 +52,6 @@ class Message:
             subject = self._subject_literal
         html = self.html.render(tracking) if self.html is not None else None
         text = self.text.render(tracking) if self.text is not None else None
+        if len(tracking.found) > MAX_LINKS:
+            raise Unprocessable(f"a message may carry at most {MAX_LINKS:,} tracked links")
         return Composed(subject, html, text, tracking.found, tracking.warnings)

@@ -47,7 +47,7 @@ class LinkPlan(NamedTuple):
             code = _NO_PROTOCOL if kind is UrlKind.NO_PROTOCOL else _LEAVE
             return LinkPlan(code, url, "", "", "", 0, False, b"", b"")
         key = anchor.key or f"url:{url}"
-        link_id = tracking.links.link_id(key, url, anchor.tag)
+        link_id = tracking.link_id(key, url, anchor.tag)
         # The payload's JSON around the recipient's id and the position, prebuilt.
         if tracking.with_cio_id:
             json_head = b'"h":' + orjson.dumps(head)[:-1]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import orjson
 
 from linktrack.core.compose.destinations import destination_parts, param_value
 from linktrack.core.compose.markers import Markers
+from linktrack.core.errors import Unprocessable
 from linktrack.core.liquid import LinkHook
 from linktrack.core.model import Channel
 from linktrack.core.settings import TrackingSettings
@@ -64,6 +65,11 @@ class ComposeWarning:
 
 _new_link = TrackedLink._make
 
+# What one composed message may carry: each tracked link is a row of the delivery and,
+# when new, a lookup and a row of its message; a tag is stored in a 255-character column.
+MAX_LINKS: Final = 1_000
+TAG_LENGTH: Final = 255
+
 
 @dataclass(slots=True)
 class Tracking:
@@ -85,6 +91,7 @@ class Tracking:
     delivery_signer: DeliverySigner = field(init=False)
     with_cio_id: bool = False
     cio_json: bytes = b""
+    _link_lookups: int = 0
 
     def __post_init__(self) -> None:
         self._base = self.settings.base_url
@@ -111,6 +118,15 @@ class Tracking:
         )
         return f"{head}{self.cio_id}{tail}" if has_id else head
 
+    def link_id(self, key: str, url: str, tag: str | None) -> int:
+        """The link's id in the message's link table, within the limits on links and tags."""
+        self._link_lookups += 1
+        if self._link_lookups > MAX_LINKS:
+            raise Unprocessable(f"a message may carry at most {MAX_LINKS:,} tracked links")
+        if tag is not None and len(tag) > TAG_LENGTH:
+            raise Unprocessable(f"a data-cio-tag is at most {TAG_LENGTH} characters: {tag[:40]}…")
+        return self.links.link_id(key, url, tag)
+
     def track(self, key: str, tag: str | None, url: str, position: int, params: bool) -> str:
         """Sign one link; returns the tracked URL that replaces it."""
         return self._sign(key, tag, url, self.destination(url, params), position, looks_secret(url))
@@ -118,7 +134,7 @@ class Tracking:
     def _sign(
         self, key: str, tag: str | None, url: str, href: str, position: int, secret: bool
     ) -> str:
-        link_id = self.links.link_id(key, url, tag)
+        link_id = self.link_id(key, url, tag)
         tracked = self.delivery_signer.click_path(href, link_id, position)
         if self.shorten is not None:
             tracked = self.shorten(tracked)

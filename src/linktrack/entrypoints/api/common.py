@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from linktrack.core.errors import InputError, NotFoundError, StoreError
 
 Handler = Callable[[Request], Awaitable[Response]]
 Resource = TypeVar("Resource")  # the object whose method a handler is
+MAX_DEPTH: Final = 32  # how deep objects and arrays may nest in a request body
 
 
 class JSON(Response):
@@ -55,7 +56,22 @@ async def body_json(request: Request) -> Any:
     if b"\\u0000" in raw and _has_nul(data):
         # Text columns refuse it on PostgreSQL: a clear 400, not a failed write.
         raise InputError("request body must not contain NUL characters (\\u0000)")
+    if _nests_deeper(data, MAX_DEPTH):
+        # What is stored is serialised again (orjson stops at 254 levels) and rendered.
+        raise InputError(f"request body nests objects and arrays deeper than {MAX_DEPTH} levels")
     return data
+
+
+def _nests_deeper(data: Any, limit: int) -> bool:
+    """Whether objects and arrays in `data` nest more than `limit` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def _has_nul(data: Any) -> bool:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from linktrack.adapters import store
 from linktrack.adapters.eventlog import EventLogError
 from linktrack.core.errors import InputError, require_object
-from linktrack.core.model import parse_identifier
+from linktrack.core.model import EVENT_NAME_LENGTH, parse_identifier
 from linktrack.entrypoints.api.common import JSON, ApiError, track_workspace, with_body
 from linktrack.entrypoints.api.views import person_view
 from linktrack.service.campaigns import Campaigns, Event
@@ -48,6 +48,8 @@ class TrackApi:
         name = body.get("name")
         if not isinstance(name, str) or not name:
             raise InputError("name must be a non-empty string (the event name)")
+        if len(name) > EVENT_NAME_LENGTH:
+            raise InputError(f"name must be at most {EVENT_NAME_LENGTH} characters")
         event_data = require_object(body.get("data", {}), "data")
         ident = parse_identifier(request.path_params["identifier"])
         triggered = []
