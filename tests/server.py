@@ -94,8 +94,10 @@ class Server:
         *,
         smtp_port: int | None = None,
         env: dict[str, str] | None = None,
+        prefix: list[str] | None = None,
     ) -> None:
         self.env = {**os.environ, **(env or {})}
+        self.prefix = prefix or []  # a command serve runs under (a wrapper that pins it, say)
         self.db_url = db_url
         self.data_dir = data_dir
         self.port = free_port()
@@ -105,7 +107,7 @@ class Server:
 
     def start(self) -> Server:
         args = [
-            sys.executable, "-m", "linktrack.entrypoints.cli", "serve",
+            *self.prefix, sys.executable, "-m", "linktrack.entrypoints.cli", "serve",
             "--db", self.db_url, "--data-dir", str(self.data_dir),
             "--port", str(self.port), "--public-url", self.url,
         ]  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from linktrack.service.delivery import (
     webhook_transport,
 )
 from linktrack.service.keys import KeyStore
+from linktrack.service.progress import writer_status
 from linktrack.service.sdk_events import SdkEvents
 from linktrack.service.sending import Sender
 from linktrack.service.shortlinks import ShortLinks
@@ -56,6 +58,10 @@ class Config:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     delivery_backoff: float = 2.0  # seconds before the first retry; doubles each time
+    # The writer beside serve: "idle" (SCHED_IDLE: idle CPU only) or a nice value
+    # 0-19; nice 10 still gets ~10 % of a core that a busy process holds.
+    writer_priority: str = "10"
+    max_writer_lag: float = 60.0  # seconds behind the click log before the writer is "behind"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -75,6 +81,12 @@ class Config:
             webhook_secret=env.get("LINKTRACK_WEBHOOK_SECRET") or None,
             delivery_backoff=float(
                 env.get("LINKTRACK_DELIVERY_BACKOFF", str(base.delivery_backoff))
+            ),
+            writer_priority=_writer_priority(
+                env.get("LINKTRACK_WRITER_PRIORITY", base.writer_priority)
+            ),
+            max_writer_lag=_positive(
+                "LINKTRACK_MAX_WRITER_LAG", env.get("LINKTRACK_MAX_WRITER_LAG"), base.max_writer_lag
             ),
         )
 
@@ -96,12 +108,35 @@ class Config:
         if self.webhook_secret:
             env["LINKTRACK_WEBHOOK_SECRET"] = self.webhook_secret
         env["LINKTRACK_DELIVERY_BACKOFF"] = str(self.delivery_backoff)
+        env["LINKTRACK_WRITER_PRIORITY"] = self.writer_priority
+        env["LINKTRACK_MAX_WRITER_LAG"] = str(self.max_writer_lag)
         return env
 
     def default_workspace_settings(self) -> dict[str, Any]:
         """New workspaces track through this server until a tracking domain is set."""
         parts = urlsplit(self.public_url)
         return {"tracking_domain": parts.netloc, "tracking_https": parts.scheme == "https"}
+
+
+def _writer_priority(value: str) -> str:
+    value = value.strip().lower()
+    if value == "idle" or (value.isascii() and value.isdigit() and int(value) <= 19):
+        return value
+    raise ValueError(
+        f"LINKTRACK_WRITER_PRIORITY must be 'idle' or a nice value 0-19, not {value!r}"
+    )
+
+
+def _positive(name: str, value: str | None, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return number
 
 
 def make_event_log(config: Config, *, appender: bool = True) -> EventLog:
@@ -144,11 +179,23 @@ class Services:
         keys_thread.start()
         self._threads.append(keys_thread)
 
-    def writer(self) -> Writer:
-        """The event writer of this process's log."""
+    @property
+    def writer_name(self) -> str:
+        """The consumer this process's log is stored under."""
         # Each kind of log keeps its own checkpoint: one's position means nothing to the other.
         kind = self.config.event_log
-        return Writer(self.engine, self.event_log, "writer" if kind == "file" else f"writer:{kind}")
+        return "writer" if kind == "file" else f"writer:{kind}"
+
+    def writer(self) -> Writer:
+        """The event writer of this process's log."""
+        return Writer(
+            self.engine, self.event_log, self.writer_name, max_lag=self.config.max_writer_lag
+        )
+
+    def writer_status(self) -> dict[str, Any]:
+        """The writer's state as it last saved it (`service.progress`)."""
+        rows = store.writer_progress(self.engine)
+        return writer_status(rows, self.writer_name, self.config.max_writer_lag, time.time())
 
     def background(self) -> list[tuple[str, Callable[[], None]]]:
         """(name, callable(stop)) pairs: what `linktrack consume` runs standalone."""

@@ -230,7 +230,8 @@ def test_every_route_is_in_the_openapi_document(
     def shape(path: str) -> str:
         return re.sub(r"\{[^}]+\}", "{}", path)
 
-    services = ("engine", "keys", "sender", "containers", "campaigns", "bulk_sends", "sdk_events")
+    services = ("engine", "keys", "sender", "containers", "campaigns", "bulk_sends", "sdk_events",
+                "writer_status")
     fake = SimpleNamespace(**dict.fromkeys(services))
     routes = app.routes(fake)  # type: ignore[arg-type]
     doc = httpx.get(f"{env[0].url}/openapi.json").json()["paths"]

@@ -105,15 +105,24 @@ def test_rewrite_a_corpus_file() -> None:
     assert "/e/c/" in out.stdout
 
 
-def test_serve_runs_its_writer_at_idle_cpu_priority(tmp_path: Path) -> None:
-    """Clicks first: the consumer `serve` starts yields the CPU to the HTTP worker."""
+@pytest.mark.parametrize("setting", ["", "idle", "19"])
+def test_serve_runs_its_writer_at_a_lower_cpu_priority(tmp_path: Path, setting: str) -> None:
+    """Clicks first: the consumer `serve` starts yields the CPU to the HTTP worker, at
+    nice 10 unless LINKTRACK_WRITER_PRIORITY says otherwise."""
     import time
 
     from server import running
 
     if not hasattr(os, "SCHED_IDLE"):
         pytest.skip("this OS has no SCHED_IDLE")
-    with running(f"sqlite:///{tmp_path}/idle.db", tmp_path) as server:
+
+    def priority(pid: int) -> str:
+        if os.sched_getscheduler(pid) == os.SCHED_IDLE:
+            return "idle"
+        return str(os.getpriority(os.PRIO_PROCESS, pid))
+
+    env = {"LINKTRACK_WRITER_PRIORITY": setting} if setting else {}
+    with running(f"sqlite:///{tmp_path}/idle.db", tmp_path, env=env) as server:
         assert server.proc is not None
         deadline = time.monotonic() + 30
         consumer = None
@@ -130,10 +139,23 @@ def test_serve_runs_its_writer_at_idle_cpu_priority(tmp_path: Path) -> None:
                     consumer = int(entry.name)
             time.sleep(0.2)
         assert consumer is not None, "serve started no consumer process"
+        expected = setting or "10"
         deadline = time.monotonic() + 30  # it lowers its priority as it starts
-        while os.sched_getscheduler(consumer) != os.SCHED_IDLE and time.monotonic() < deadline:
+        while priority(consumer) != expected and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert os.sched_getscheduler(consumer) == os.SCHED_IDLE
+        assert priority(consumer) == expected
+        assert os.getpriority(os.PRIO_PROCESS, server.proc.pid) == 0  # the HTTP worker
+
+
+def test_a_writer_priority_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "linktrack.entrypoints.cli", "consume",
+         "--db", f"sqlite:///{tmp_path}/p.db", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "LINKTRACK_WRITER_PRIORITY": "20"},
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert "LINKTRACK_WRITER_PRIORITY must be 'idle' or a nice value 0-19" in out.stderr
 
 
 def test_serve_installs_the_click_fast_path_and_refuses_to_start_without_it(

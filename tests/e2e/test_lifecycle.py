@@ -156,7 +156,8 @@ def test_a_checkpoint_of_the_other_log_type_stops_consume_until_it_replays(
     subprocess.run([*consume[:3], "workspace", "create", "w", "--db", db_url], check=True,
                    capture_output=True, timeout=60)  # fmt: skip
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as db:  # what a Redis writer saved
-        db.execute("insert into consumer_offsets values ('writer', '1796182495672-44', 0)")
+        db.execute("insert into consumer_offsets (consumer, position, updated_at) "
+                   "values ('writer', '1796182495672-44', 0)")
     refused = subprocess.run(consume, capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2 and "linktrack consume --replay" in refused.stderr
     replaying = subprocess.Popen([*consume, "--replay"], stdout=subprocess.PIPE, text=True)

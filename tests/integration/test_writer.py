@@ -578,3 +578,43 @@ def test_a_checkpoint_of_another_kind_of_log_is_a_clear_error_not_a_wedge(
             services.background()
     finally:
         services.stop()
+
+
+def test_the_writer_saves_its_lag_and_rate_with_each_batch_and_says_when_idle(
+    engine: Engine,
+) -> None:
+    from linktrack.service.progress import HEARTBEAT_SECONDS, writer_status
+
+    world = make_world(engine, n_deliveries=2)
+    log = MemoryEventLog()
+    now = [T0 + 3600.0]
+    name = f"progress-{uuid.uuid4().hex[:6]}"
+    writer = Writer(engine, log, name, max_lag=30.0, clock=lambda: now[0])
+
+    def status() -> dict[str, Any]:
+        return writer_status(store.writer_progress(engine), name, 30.0, now[0])
+
+    assert status()["state"] == "not_started"
+    for i in range(10):  # clicks 45 s old when read: over the 30 s bound
+        log.append_sync(world.click(i % 2, 0, now[0] - 45.0 + i))
+    assert writer.run_once(limit=4) == 4
+    said = status()
+    assert said["state"] == "behind" and said["lag_seconds"] == 45.0
+    now[0] += 2.0
+    assert writer.run_once(limit=100) == 6
+    said = status()
+    assert said["lag_seconds"] == 43.0 and said["events_per_second"] == 3.0  # 6 in 2 s
+    # Idle: lag 0, said at once and then every HEARTBEAT_SECONDS, not at every read.
+    now[0] += 1.0
+    assert writer.run_once() == 0
+    assert status()["state"] == "ok" and status()["lag_seconds"] == 0.0
+    heartbeat = status()["heartbeat_at"]
+    now[0] += HEARTBEAT_SECONDS / 2
+    writer.run_once()
+    assert status()["heartbeat_at"] == heartbeat
+    now[0] += HEARTBEAT_SECONDS
+    writer.run_once()
+    assert status()["heartbeat_at"] == now[0]
+    # A writer that stops saying anything is stalled, whatever it said last.
+    now[0] += 31.0
+    assert status()["state"] == "stalled"

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from linktrack.adapters.eventlog import EventLog
 from linktrack.core import bots, events, rollups
 from linktrack.core.events import Event
 from linktrack.core.rollups import DeliveryState
+from linktrack.service.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +78,21 @@ def _open_row(
 class Writer:
     """Drains an event log into the store, one transaction per batch."""
 
-    def __init__(self, engine: store.Engine, log: EventLog, consumer: str = "writer") -> None:
+    def __init__(
+        self,
+        engine: store.Engine,
+        log: EventLog,
+        consumer: str = "writer",
+        *,
+        max_lag: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
         self.log = log
         self.consumer = consumer
         self.stats = WriterStats()
+        self.progress = Progress(max_lag)
+        self.clock = clock
         self._kid_workspace: dict[str, int] = {}
 
     # -- driving
@@ -91,11 +103,16 @@ class Writer:
         # read (Redis BLOCK) must not hold SQLite's write lock.
         after = self.checkpoint()
         items = self.log.read(after, limit)
+        now = self.clock()
         if not items:
             if after is not None:
                 # Everything is stored: the log may let it go even when nothing new
                 # comes (a log that filled its volume waits for exactly this).
                 self.log.ack(after)
+            self.progress.observe(None, now)
+            if self.progress.due(now):  # idle, and says so: silence would mean stalled
+                with self.engine.begin() as conn:
+                    store.save_progress(conn, self.consumer, *self.progress.report(now))
             return 0
         with self.engine.begin() as conn:
             if store.claim_checkpoint(conn, self.consumer) != after:
@@ -103,8 +120,11 @@ class Writer:
                 # drop this read; the next run starts from the new position.
                 log.warning("checkpoint of %s moved during a batch; re-reading", self.consumer)
                 return 0
-            self._apply(conn, [raw for _, raw in items])
-            store.save_checkpoint(conn, self.consumer, items[-1][0])
+            self.progress.observe(self._apply(conn, [raw for _, raw in items]), now)
+            self.progress.stored(len(items))
+            store.save_checkpoint(
+                conn, self.consumer, items[-1][0], progress=self.progress.report(now)
+            )
         # Only after the commit: the log may now forget (file) or XACK (Redis).
         self.log.ack(items[-1][0])
         self.stats.batches += 1
@@ -150,7 +170,8 @@ class Writer:
 
     # -- one batch
 
-    def _apply(self, conn: store.Connection, raws: Sequence[bytes]) -> None:
+    def _apply(self, conn: store.Connection, raws: Sequence[bytes]) -> float | None:
+        """Store a batch; return the time of its oldest click or open (its lag)."""
         batch: dict[str, Event] = {}
         for raw in raws:
             event = events.decode(raw)
@@ -185,6 +206,8 @@ class Writer:
             log.warning("event log: %d event(s) for unknown deliveries skipped", unknown)
         if good:
             self._store(conn, good, found)
+        # SDK reports carry the device's time, which says nothing of this log's lag.
+        return min((e.ts for e in batch.values() if e.src == "link"), default=None)
 
     def _workspace_of(self, conn: store.Connection, kid: str) -> int | None:
         if kid not in self._kid_workspace:

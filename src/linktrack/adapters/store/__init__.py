@@ -53,6 +53,8 @@ from linktrack.adapters.store.events import (
     save_checkpoint,
     save_first_times,
     save_pair_first_times,
+    save_progress,
+    writer_progress,
 )
 from linktrack.adapters.store.exports import CSV_HEADER, clicks_csv_rows
 from linktrack.adapters.store.messages import (
@@ -175,6 +177,7 @@ __all__ = [
     "save_checkpoint",
     "save_first_times",
     "save_pair_first_times",
+    "save_progress",
     "segment_clicked",
     "set_job_total",
     "signing_key_workspaces",
@@ -185,4 +188,5 @@ __all__ = [
     "workspace_by_api_key",
     "workspace_by_site_id",
     "workspace_signing_keys",
+    "writer_progress",
 ]

@@ -97,12 +97,44 @@ def claim_checkpoint(conn: Connection, consumer: str) -> str | None:
     return position
 
 
-def save_checkpoint(conn: Connection, consumer: str, position: str | None) -> None:
+_PROGRESS: Final = ("lag_seconds", "events_per_second", "heartbeat_at")
+
+
+def save_checkpoint(
+    conn: Connection,
+    consumer: str,
+    position: str | None,
+    progress: tuple[float, float, float] | None = None,
+) -> None:
+    """Move the position; with `progress` (lag, events/s, at), the writer's word too."""
+    values: dict[str, Any] = {"position": position, "updated_at": time.time()}
+    if progress is not None:
+        values.update(zip(_PROGRESS, progress, strict=True))
+    conn.execute(
+        sa.update(consumer_offsets).where(consumer_offsets.c.consumer == consumer).values(values)
+    )
+
+
+def save_progress(conn: Connection, consumer: str, lag: float, rate: float, at: float) -> None:
+    """What the writer says of itself: seconds behind the log and events/s, as of `at`."""
+    insert_new(conn, consumer_offsets, "consumer", consumer=consumer, position=None, updated_at=at)
     conn.execute(
         sa.update(consumer_offsets)
         .where(consumer_offsets.c.consumer == consumer)
-        .values(position=position, updated_at=time.time())
+        .values(lag_seconds=lag, events_per_second=rate, heartbeat_at=at)
     )
+
+
+def writer_progress(engine: Engine) -> list[dict[str, Any]]:
+    """Every consumer's last word: consumer, lag_seconds, events_per_second, heartbeat_at."""
+    c = consumer_offsets.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(c.consumer, c.lag_seconds, c.events_per_second, c.heartbeat_at)
+            .where(c.heartbeat_at.is_not(None))
+            .order_by(c.consumer)
+        ).mappings()
+        return [dict(row) for row in rows]
 
 
 # ------------------------------------------------------------------ what is read

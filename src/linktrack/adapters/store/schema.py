@@ -299,6 +299,11 @@ consumer_offsets = sa.Table(
     _key("consumer", sa.String(64)),
     sa.Column("position", sa.String(128), nullable=True),
     _ts("updated_at"),
+    # What the writer last said of itself (service.progress): seconds behind the
+    # log, its rate, and when (a writer that stops saying so is stalled).
+    sa.Column("lag_seconds", sa.Double(), nullable=True),
+    sa.Column("events_per_second", sa.Double(), nullable=True),
+    _ts("heartbeat_at", nullable=True),
 )
 
 # -- channels: short links for SMS/WhatsApp, SDK-reported conversions

@@ -50,7 +50,7 @@ class Endpoints:
             track=TrackApi(s.engine, s.campaigns, s.sdk_events),
             transactional=TransactionalApi(s.engine),
             deliveries=DeliveriesApi(s.engine, s.sender),
-            workspace=WorkspaceApi(s.engine, s.sender, s.keys),
+            workspace=WorkspaceApi(s.engine, s.sender, s.keys, s.writer_status),
             reports=ReportsApi(s.engine),
             campaigns=ContainersApi("campaign", s.engine, s.containers),
             broadcasts=ContainersApi("broadcast", s.engine, s.containers),
@@ -90,6 +90,7 @@ ROUTES: Final[list[tuple[str, str, Callable[[Endpoints], Handler]]]] = [
     ("GET", "/v1/workspace/signing_keys", lambda e: e.workspace.signing_keys),
     ("POST", "/v1/workspace/signing_keys", lambda e: e.workspace.rotate_key),
     ("DELETE", "/v1/workspace/signing_keys/{kid}", lambda e: e.workspace.retire_key),
+    ("GET", "/v1/writer", lambda e: e.workspace.writer),
     # people and exports
     ("GET", "/v1/customers/{identifier}", lambda e: e.reports.customer),
     ("GET", "/v1/customers/{identifier}/activities", lambda e: e.reports.activities),

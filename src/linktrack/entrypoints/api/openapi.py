@@ -170,6 +170,26 @@ _SERIES = {
         }
     },
 }
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_WRITER = {
+    "type": "object",
+    "required": ["writer"],
+    "properties": {
+        "writer": {
+            "type": "object",
+            "required": ["state", "consumer", "max_lag_seconds", "lag_seconds"],
+            "properties": {
+                "state": {"enum": ["ok", "behind", "stalled", "not_started"]},
+                "consumer": {"type": "string"},
+                "max_lag_seconds": {"type": "number"},
+                "lag_seconds": _NUMBER_OR_NULL,
+                "events_per_second": _NUMBER_OR_NULL,
+                "heartbeat_at": _NUMBER_OR_NULL,
+                "heartbeat_age_seconds": _NUMBER_OR_NULL,
+            },
+        }
+    },
+}
 _TRACKED_PATH = [_path("payload"), _path("signature")]
 _REDIRECTED = {"description": "Redirect (sent only once the click is durable)"}
 _NOT_STORED = {"description": "The click could not be stored: retry (Retry-After)"}
@@ -324,6 +344,12 @@ OPENAPI: dict[str, Any] = {
         },
         "/v1/workspace/signing_keys/{kid}": {
             "delete": _op("Retire a key: links signed with it stop working", params=[_path("kid")])
+        },
+        "/v1/writer": {
+            "get": _op(
+                "How far reports are behind clicks: the event writer's state, lag and rate",
+                response=_WRITER,
+            )
         },
         "/v1/exports/clicks.csv": {
             "get": _op(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ class WorkspaceApi:
     engine: store.Engine
     sender: Sender
     keys: KeyStore
+    writer_status: Callable[[], dict[str, Any]]
 
     @endpoint
     def settings(self, request: Request) -> JSON:
@@ -43,6 +45,12 @@ class WorkspaceApi:
             raise InputError(str(exc)) from None
         store.put_settings(self.engine, ws.id, settings.to_dict())
         return JSON(settings_view(settings))
+
+    @endpoint
+    def writer(self, request: Request) -> JSON:
+        """How far reports are behind clicks: the event writer's lag, rate and state."""
+        app_workspace(self.engine, request)  # any workspace's key: the writer is shared
+        return JSON({"writer": self.writer_status()})
 
     @endpoint
     def signing_keys(self, request: Request) -> JSON:

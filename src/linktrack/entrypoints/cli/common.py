@@ -27,7 +27,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
     from linktrack.bootstrap import Config
 
-    base = Config.from_env()
+    try:
+        base = Config.from_env()
+    except ValueError as exc:  # a LINKTRACK_* variable the user can fix
+        raise CliError(str(exc)) from None
     changes: dict[str, Any] = {}
     if getattr(args, "db", None):
         changes["db_url"] = args.db

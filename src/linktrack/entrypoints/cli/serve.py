@@ -108,12 +108,17 @@ def _http_server(args: argparse.Namespace, stopping: threading.Event) -> uvicorn
     return Server(config)
 
 
-def _lowest_cpu_priority() -> None:
-    """SCHED_IDLE where the OS has it: the HTTP worker preempts this process at once."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        os.nice(19)
+def _background_priority(priority: str) -> None:
+    """The writer's CPU priority: a nice value, so that it keeps a share of a busy core
+    (nice 10: ~10 % against one nice-0 process), or "idle" (SCHED_IDLE where the OS
+    has it: idle CPU only, so under sustained load it may fall behind without bound)."""
+    if priority == "idle":
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except (AttributeError, OSError):
+            priority = "19"
+    os.setpriority(os.PRIO_PROCESS, 0, max(int(priority), os.getpriority(os.PRIO_PROCESS, 0)))
 
 
 def cmd_consume(args: argparse.Namespace) -> int:
@@ -123,9 +128,9 @@ def cmd_consume(args: argparse.Namespace) -> int:
 
     from linktrack.bootstrap import build
 
-    if args.background:
-        _lowest_cpu_priority()
     config = replace(config_from_args(args), embedded_workers=True)
+    if args.background:
+        _background_priority(config.writer_priority)
     if args.redis:
         config = replace(config, event_log="redis", redis_url=args.redis)
     try:
@@ -217,7 +222,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     consume.add_argument(
         "--background",
         action="store_true",
-        help="run only when the CPU is otherwise idle (Linux SCHED_IDLE, elsewhere nice 19)",
+        help="run at the writer's lower CPU priority (LINKTRACK_WRITER_PRIORITY: "
+        "a nice value, default 10, or 'idle')",
     )
     consume.add_argument(
         "--replay",

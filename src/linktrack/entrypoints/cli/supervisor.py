@@ -24,8 +24,8 @@ class WriterProcess:
     """`linktrack consume --background`, supervised by this process."""
 
     def __init__(self, env: dict[str, str], stopping: threading.Event) -> None:
-        # At the lowest CPU priority: a click burst is answered first and the
-        # writer catches up from the durable log once the burst is over.
+        # At a lower CPU priority (LINKTRACK_WRITER_PRIORITY): a click burst is
+        # answered first, and the writer still keeps a share of a busy core.
         self._cmd = [sys.executable, "-m", "linktrack.entrypoints.cli", "consume", "--background"]
         self._read, self._write = os.pipe()  # only the read end is passed on
         self._env = {**env, PARENT_PIPE: str(self._read)}
