@@ -40,7 +40,7 @@ REFUSED: list[tuple[str, str, Any, int, str]] = [
     ("POST", "/v1/send/email", {**SEND, "body": "{% for i in (1..1001) %}<a href=\"https://s.example/{{ i }}\">x</a>{% endfor %}"},
      422, "at most 1,000 tracked links"),
     ("POST", "/v1/send/email", '{"identifiers":{"id":"ada"},"to":"a@example.com","body":"x","message_data":'
-     + nested(32) + "}", 400, "deeper than 32 levels"),
+     + nested(32) + "}", 422, "deeper than 32 levels"),
     ("PUT", "/v1/workspace/settings", {"url_params": {f"p{i}": "v" for i in range(51)}}, 400,
      "at most 50 parameters"),
     ("PUT", "/v1/workspace/settings", {"url_params": {"p": "v" * 1001}}, 400, "value at most 1,000"),

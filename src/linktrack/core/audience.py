@@ -12,13 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from linktrack.core.errors import InputError, InvalidValueError, reject_unknown, require_object
+from linktrack.core.errors import (
+    InputError,
+    InvalidValueError,
+    Unprocessable,
+    reject_unknown,
+    require_object,
+)
 from linktrack.core.model import (
     IDENTIFIER_KINDS,
     Identifier,
     IdentifierKind,
     Person,
     parse_identifier,
+    whole_number,
 )
 
 
@@ -74,7 +81,7 @@ def _same(actual: Any, wanted: Any, fold: bool) -> bool:
 
 def parse_condition(data: Any, depth: int = 0) -> Condition:
     if depth > 8:
-        raise InputError("recipients filter is nested too deeply")
+        raise Unprocessable("recipients filter is nested too deeply (at most 8 levels)")
     data = require_object(data, "a recipients condition")
     if len(data) != 1:
         raise InputError('a recipients condition is one of {"and": [...]} or {"attribute": {...}}')
@@ -113,9 +120,10 @@ class Audience:
 
 
 def _identifier(kind: IdentifierKind, value: Any, what: str) -> Identifier:
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+    number = whole_number(value) if kind == "id" else None
+    if not (number is not None or isinstance(value, str)) or value == "":
         raise InputError(f"{what} must hold non-empty strings")
-    text = str(value)
+    text = str(value if number is None else number)
     if kind == "id" and text.startswith("cio_"):
         kind, text = "cio_id", text[4:]  # `cio_<cio_id>` names a person anywhere
     try:

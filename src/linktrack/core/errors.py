@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# What a name, identifier or domain may be padded with: ASCII white space only, so that
+# the OpenAPI document's patterns mean the same in every regex engine.
+SPACES = " \t\n\r\f\v"
+
 
 class InputError(ValueError):
     """The request is malformed or names something impossible: 400."""

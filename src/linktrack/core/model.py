@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
-from linktrack.core.errors import InvalidValueError
+from linktrack.core.errors import SPACES, InvalidValueError
 
 Channel = Literal["email", "sms", "whatsapp", "push", "in_app"]
 CHANNELS: Final = frozenset({"email", "sms", "whatsapp", "push", "in_app"})
@@ -37,6 +37,16 @@ ADDRESS_LENGTH: Final = 320  # a delivery's recipient, a sender: an email addres
 NAME_LENGTH: Final = 250  # a message's or container's name (255 columns; "name 2" for actions)
 EVENT_NAME_LENGTH: Final = 255  # an event's name, a campaign's trigger event
 MAX_ID: Final = 2**31 - 1  # record ids are 32-bit integers on PostgreSQL
+
+
+def whole_number(value: object) -> int | None:
+    """A JSON integer as an int: 5, or 5.0 (JSON Schema's integer; orjson reads integers
+    past 64 bits as floats); None for anything else (true, 5.5, "5")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def parse_number(text: str) -> int | None:
@@ -63,7 +73,7 @@ def parse_identifier(identifier: str | Identifier) -> Identifier:
         kind, value = "email", identifier
     else:
         kind, value = "id", identifier
-    value = value.strip()
+    value = value.strip(SPACES)
     if not value:
         raise InvalidValueError("a person identifier must not be empty")
     if kind == "email":

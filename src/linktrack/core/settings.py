@@ -6,6 +6,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from linktrack.core.errors import SPACES
+
 _HOST = re.compile(
     r"[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?(:[0-9]{1,5})?|\[[0-9a-fA-F:]+\](:[0-9]{1,5})?"
 )
@@ -86,7 +88,7 @@ class TrackingSettings:
             values[name] = value
         _check_params(values["url_params"])
         for name in ("tracking_domain", "short_domain"):
-            domain = values[name].strip()
+            domain = values[name].strip(SPACES)
             values[name] = domain
             if (domain or name == "tracking_domain") and not _HOST.fullmatch(domain):
                 raise SettingsError(f"{name} must be a host name (optionally with :port)")

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from linktrack.adapters import store
-from linktrack.core.errors import InputError, NotFoundError, reject_unknown, require_object
+from linktrack.core.errors import (
+    SPACES,
+    InputError,
+    NotFoundError,
+    Unprocessable,
+    reject_unknown,
+    require_object,
+)
 from linktrack.core.liquid import TemplateError, compile_liquid
 from linktrack.core.model import (
     ADDRESS_LENGTH,
@@ -66,7 +73,7 @@ def parse_content(data: Any, *, creating: bool, what: str = "request body") -> d
             try:
                 compile_liquid(out[part], part)
             except TemplateError as exc:
-                raise InputError(str(exc)) from None
+                raise Unprocessable(str(exc)) from None
     return out
 
 
@@ -103,7 +110,7 @@ def parse_container(kind: str, data: Any) -> NewContainer:
     """
     data = require_object(data, "request body")
     name = data.get("name", "Untitled")
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name.strip(SPACES):
         raise InputError("name must be a non-empty string")
     _check_length(data, "name", NAME_LENGTH)
     extra: dict[str, Any] = {}

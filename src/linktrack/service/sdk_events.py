@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from linktrack.adapters import store
 from linktrack.adapters.eventlog import EventLog, EventLogError
-from linktrack.core.errors import InputError, NotFoundError
+from linktrack.core.errors import InputError, NotFoundError, Unprocessable
 from linktrack.core.events import encode_event, new_event_id
 from linktrack.core.model import Delivery
 
@@ -56,9 +56,11 @@ def _timestamp(data: Mapping[str, Any], now: float) -> float | None:
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
-        or not 0 < value <= now + _FUTURE_SLACK
+        or not value > 0
     ):
-        raise InputError("timestamp must be Unix seconds (not milliseconds, not in the future)")
+        raise InputError("timestamp must be Unix seconds")
+    if value > now + _FUTURE_SLACK:
+        raise Unprocessable("timestamp is in the future: Unix seconds, not milliseconds?")
     return float(value)
 
 

@@ -17,7 +17,7 @@ from linktrack.core.model import (
     MAX_ID,
     Channel,
     IdentifierKind,
-    parse_number,
+    whole_number,
 )
 
 
@@ -58,19 +58,31 @@ def _typed(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], wh
     return value
 
 
+def _message_id(value: Any) -> int | None:
+    """A transactional message id: an integer, or its digits as a string."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value) if len(value) <= 19 else MAX_ID + 1  # too long: no such message
+    elif whole_number(value) is not None:
+        value = whole_number(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InputError("transactional_message_id must be an integer id")
+    if not 0 < value <= MAX_ID:
+        raise NotFoundError(f"no transactional message {value}")
+    return value
+
+
 def parse_identifiers(idents: Any) -> tuple[IdentifierKind, str]:
     """`{"id"|"email"|"cio_id": value}`, exactly one, as (kind, value)."""
     if not isinstance(idents, dict) or len(idents) != 1:
         raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
     ((kind, value),) = idents.items()
-    if (
-        kind not in IDENTIFIER_KINDS
-        or not isinstance(value, str | int)
-        or isinstance(value, bool)
-        or value == ""
-    ):
+    number = whole_number(value) if kind == "id" else None
+    typed = number is not None or (isinstance(value, str) and value != "")
+    if kind not in IDENTIFIER_KINDS or not typed:
         raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
-    return kind, str(value)
+    return kind, str(value if number is None else number)
 
 
 def parse_send(data: Any, channel: Channel) -> SendRequest:
@@ -78,14 +90,7 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
     if not isinstance(data, dict):
         raise InputError("request body must be a JSON object")
     kind, value = parse_identifiers(data.get("identifiers"))
-    message_id = data.get("transactional_message_id")
-    if message_id is not None:
-        if isinstance(message_id, str):
-            message_id = parse_number(message_id)
-        if not isinstance(message_id, int) or isinstance(message_id, bool):
-            raise InputError("transactional_message_id must be an integer id")
-        if not 0 < message_id <= MAX_ID:
-            raise NotFoundError(f"no transactional message {message_id}")
+    message_id = _message_id(data.get("transactional_message_id"))
     body = _typed(data, "body", str, "a string")
     subject = _typed(data, "subject", str, "a string")
     if channel == "push":
@@ -95,8 +100,10 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
     if message_id is None and not body:
         raise InputError("give transactional_message_id or a body")
     message_data = _typed(data, "message_data", dict, "an object") or {}
-    for flag in ("tracked", "disable_message_retention", "send_to_unsubscribed"):
-        _typed(data, flag, bool, "true or false")
+    flags = {
+        flag: _typed(data, flag, bool, "true or false")
+        for flag in ("tracked", "disable_message_retention", "send_to_unsubscribed")
+    }
     to = _typed(data, "to", str, "a string")
     from_addr = _typed(data, "from", str, "a string")
     for name, address in (("to", to), ("from", from_addr)):
@@ -112,9 +119,9 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
         body_plain=_typed(data, "body_plain", str, "a string"),
         from_addr=from_addr,
         message_data=message_data,
-        tracked=data.get("tracked", True),
-        disable_message_retention=data.get("disable_message_retention", False),
-        send_to_unsubscribed=data.get("send_to_unsubscribed", True),
+        tracked=flags["tracked"] is not False,  # null: as if not given
+        disable_message_retention=flags["disable_message_retention"] is True,
+        send_to_unsubscribed=flags["send_to_unsubscribed"] is not False,
         **(_push_fields(data) if channel == "push" else {}),
     )
 

@@ -116,7 +116,7 @@ class Sender:
             if found is None or found.kind != "transactional":
                 raise NotFoundError(f"no transactional message {request.transactional_message_id}")
             if found.channel != request.channel:
-                raise InputError(
+                raise Unprocessable(
                     f"transactional message {found.id} is a {found.channel} message, "
                     f"not {request.channel}"
                 )
@@ -180,7 +180,7 @@ class Sender:
             raise Unprocessable("the person is unsubscribed and send_to_unsubscribed is false")
         recipient = request.to or person.address_for(request.channel)
         if not recipient:
-            raise InputError(f"to is required: the person has no address for {request.channel}")
+            raise Unprocessable(f"to is required: the person has no address for {request.channel}")
         source = template
         if request.transactional_message_id is None:
             # A literal body: Liquid still renders, but links are keyed by URL.

@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from linktrack.adapters import store
 from linktrack.core.audience import parse_audience
-from linktrack.core.errors import InputError, NotFoundError, require_object
+from linktrack.core.errors import InputError, NotFoundError, Unprocessable, require_object
 from linktrack.core.model import Container, Message, Workspace
 from linktrack.entrypoints.api import reports
 from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int, with_body
@@ -88,7 +88,7 @@ class ContainersApi:
         message = self._action(found, request)
         fields = parse_content(data, creating=False)
         if "channel" in fields and fields["channel"] != message.channel:
-            raise InputError(f"the channel of a {found.action_word} cannot change")
+            raise Unprocessable(f"the channel of {found.action_word} {message.id} cannot change")
         updated = store.update_message(self.engine, ws.id, message.id, **fields)
         return JSON({found.action_word: content_view(updated)})
 

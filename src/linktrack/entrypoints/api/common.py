@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from linktrack.adapters import store
 from linktrack.core import model
-from linktrack.core.errors import InputError, NotFoundError, StoreError
+from linktrack.core.errors import InputError, NotFoundError, StoreError, Unprocessable
 
 Handler = Callable[[Request], Awaitable[Response]]
 Resource = TypeVar("Resource")  # the object whose method a handler is
@@ -54,11 +54,11 @@ async def body_json(request: Request) -> Any:
     except orjson.JSONDecodeError as exc:
         raise InputError(f"request body is not valid JSON: {exc}") from None
     if b"\\u0000" in raw and _has_nul(data):
-        # Text columns refuse it on PostgreSQL: a clear 400, not a failed write.
-        raise InputError("request body must not contain NUL characters (\\u0000)")
+        # Text columns refuse it on PostgreSQL: a clear 422, not a failed write.
+        raise Unprocessable("request body must not contain NUL characters (\\u0000)")
     if _nests_deeper(data, MAX_DEPTH):
         # What is stored is serialised again (orjson stops at 254 levels) and rendered.
-        raise InputError(f"request body nests objects and arrays deeper than {MAX_DEPTH} levels")
+        raise Unprocessable(f"request body nests objects and arrays deeper than {MAX_DEPTH} levels")
     return data
 
 

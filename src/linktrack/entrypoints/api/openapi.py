@@ -1,23 +1,28 @@
 """The OpenAPI 3.1 document the app serves at /openapi.json.
 
-Over 400 lines because the document is one concept: the schemas of request
-bodies and every path that uses them, read together (the campaign, broadcast
-and newsletter paths are built by `_container_paths` and `_job_paths`). A test
-checks that every route the app serves is described here.
+The paths, with what each answers; the bodies' schemas are in `schemas`. The
+campaign, broadcast and newsletter paths are built by `_container_paths` and
+`_job_paths`, one send path per channel. A test checks that every route the
+app serves is described here, and a schemathesis run that the document is true.
 """
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
-from linktrack.core.model import Channel
+from linktrack.entrypoints.api import schemas
+from linktrack.service.containers import MAX_ACTIONS
 
 _ERROR = {
     "description": "What is wrong with the request",
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
-_JSON_OBJECT = {"type": "object", "additionalProperties": True}
-_CHANNELS = list(get_args(Channel))
+_JSON_OBJECT = schemas.JSON_OBJECT
+_UNPROCESSABLE = {
+    "description": "Valid by the schema, but cannot be done: Liquid that does not compile, "
+    "NUL characters, nesting over 32 levels, too many links, no address for the channel",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 def _op(
@@ -48,7 +53,7 @@ def _op(
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
         op["responses"]["413"] = _ERROR
-        op["responses"]["422"] = _ERROR
+        op["responses"]["422"] = _UNPROCESSABLE
     return op
 
 
@@ -60,136 +65,6 @@ def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-def _delivery_report(kind: str, **properties: Any) -> dict[str, Any]:
-    """An app's report on a delivery, `kind` naming what happened (an SDK metric)."""
-    return {
-        "type": "object",
-        "required": ["delivery_id", kind],
-        "properties": {
-            "delivery_id": {"type": "string"},
-            kind: {"enum": ["opened", "clicked", "converted", "delivered"]},
-            **properties,
-        },
-    }
-
-
-_MESSAGE = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string"},
-        "channel": {"enum": _CHANNELS},
-        "subject": {"type": "string", "description": "Liquid"},
-        "body": {"type": "string", "description": "Liquid; HTML for email"},
-        "body_plain": {"type": "string", "description": "Liquid; the text part of an email"},
-        "from": {"type": "string"},
-        "tracked": {"type": "boolean", "default": True},
-    },
-    "additionalProperties": False,
-}
-_SEND = {
-    "type": "object",
-    "required": ["identifiers"],
-    "properties": {
-        "transactional_message_id": {"type": ["integer", "string"]},
-        "to": {"type": "string"},
-        "identifiers": {
-            "type": "object",
-            "description": "exactly one of id, email, cio_id",
-            "properties": {
-                "id": {"type": "string"},
-                "email": {"type": "string"},
-                "cio_id": {"type": "string"},
-            },
-            "minProperties": 1,
-            "maxProperties": 1,
-        },
-        "message_data": {"type": "object", "description": "trigger.* in Liquid"},
-        "subject": {"type": "string"},
-        "body": {"type": "string"},
-        "body_plain": {"type": "string"},
-        "from": {"type": "string"},
-        "tracked": {"type": "boolean", "default": True},
-        "disable_message_retention": {"type": "boolean", "default": False},
-        "send_to_unsubscribed": {"type": "boolean", "default": True},
-        "title": {"type": "string", "description": "push: the subject"},
-        "message": {"type": "string", "description": "push: the body"},
-        "link": {"type": "string", "description": "push: tap target (Liquid; cio_link tracks)"},
-        "image_url": {"type": "string", "description": "push"},
-        "custom_data": {"type": "object", "description": "push: passed to the app"},
-    },
-}
-_SDK_METRIC = _delivery_report(
-    "metric",
-    timestamp={
-        "type": "number",
-        "description": "Unix seconds; a retry with the same timestamp counts once",
-    },
-    href={"type": "string", "description": "clicked: the link tapped"},
-    recipient={"type": "string", "description": "device token or address"},
-)
-_PUSH_EVENT = _delivery_report("event", device_id={"type": "string"}, timestamp={"type": "number"})
-_SETTINGS = {
-    "type": "object",
-    "properties": {
-        "tracking_domain": {"type": "string"},
-        "tracking_https": {"type": "boolean"},
-        "url_params": {"type": "object", "additionalProperties": {"type": "string"}},
-        "add_cio_id": {"type": "boolean"},
-        "open_tracking": {"type": "boolean"},
-        "shorten_links": {"type": "boolean"},
-        "short_domain": {"type": "string"},
-    },
-    "additionalProperties": False,
-}
-_SERIES = {
-    "type": "object",
-    "properties": {
-        "links": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "link": {
-                        "type": "object",
-                        "properties": {"id": {"type": "integer"}, "href": {"type": "string"}},
-                    },
-                    "metric": {
-                        "type": "object",
-                        "properties": {
-                            "series": {
-                                "type": "object",
-                                "properties": {
-                                    k: {"type": "array", "items": {"type": "integer"}}
-                                    for k in ("clicked", "human_clicked", "machine_clicked")
-                                },
-                            }
-                        },
-                    },
-                },
-            },
-        }
-    },
-}
-_NUMBER_OR_NULL = {"type": ["number", "null"]}
-_WRITER = {
-    "type": "object",
-    "required": ["writer"],
-    "properties": {
-        "writer": {
-            "type": "object",
-            "required": ["state", "consumer", "max_lag_seconds", "lag_seconds"],
-            "properties": {
-                "state": {"enum": ["ok", "behind", "stalled", "not_started"]},
-                "consumer": {"type": "string"},
-                "max_lag_seconds": {"type": "number"},
-                "lag_seconds": _NUMBER_OR_NULL,
-                "events_per_second": _NUMBER_OR_NULL,
-                "heartbeat_at": _NUMBER_OR_NULL,
-                "heartbeat_age_seconds": _NUMBER_OR_NULL,
-            },
-        }
-    },
-}
 _TRACKED_PATH = [_path("payload"), _path("signature")]
 _REDIRECTED = {"description": "Redirect (sent only once the click is durable)"}
 _NOT_STORED = {"description": "The click could not be stored: retry (Retry-After)"}
@@ -215,12 +90,13 @@ OPENAPI: dict[str, Any] = {
             "track": {"type": "http", "scheme": "basic"},
         },
         "schemas": {
+            "Condition": schemas.CONDITION,
             "Error": {
                 "type": "object",
                 "properties": {
                     "meta": {"type": "object", "properties": {"error": {"type": "string"}}}
                 },
-            }
+            },
         },
     },
     "paths": {
@@ -258,14 +134,14 @@ OPENAPI: dict[str, Any] = {
             "post": _op(
                 "Report an SDK event on a delivery: opened, clicked, converted, delivered",
                 security="track",
-                body=_SDK_METRIC,
+                body=schemas.SDK_METRIC,
             )
         },
         "/api/v1/push/events": {
             "post": _op(
                 "Legacy push event report (as /api/v1/metrics)",
                 security="track",
-                body=_PUSH_EVENT,
+                body=schemas.PUSH_EVENT,
             )
         },
         "/api/v1/customers/{identifier}": {
@@ -282,12 +158,14 @@ OPENAPI: dict[str, Any] = {
         },
         "/v1/transactional": {
             "get": _op("List transactional messages"),
-            "post": _op("Create a transactional message", body=_MESSAGE, ok=201),
+            "post": _op("Create a transactional message", body=schemas.MESSAGE, ok=201),
         },
         "/v1/transactional/{id}": {
             "get": _op("A transactional message", params=[_path("id", "integer")]),
             "put": _op(
-                "Change a transactional message", body=_MESSAGE, params=[_path("id", "integer")]
+                "Change a transactional message",
+                body=schemas.MESSAGE_CHANGE,
+                params=[_path("id", "integer")],
             ),
         },
         "/v1/transactional/{id}/metrics": {
@@ -300,27 +178,12 @@ OPENAPI: dict[str, Any] = {
             "get": _op(
                 "Link click series (Customer.io shape)",
                 params=[_path("id", "integer"), *_SERIES_QUERY],
-                response=_SERIES,
+                response=schemas.SERIES,
             )
         },
         "/v1/transactional/{id}/links": {
             "get": _op(
                 "Top clicked links: total and unique clicks", params=[_path("id", "integer")]
-            )
-        },
-        "/v1/send/{channel}": {
-            "post": _op(
-                "Send a message to one person; every link is tracked",
-                body=_SEND,
-                params=[{**_path("channel"), "schema": {"enum": _CHANNELS}}],
-                response={
-                    "type": "object",
-                    "properties": {
-                        "delivery_id": {"type": "string"},
-                        "queued_at": {"type": "integer"},
-                        "warnings": {"type": "array", "items": {"type": "object"}},
-                    },
-                },
             )
         },
         "/v1/deliveries/{delivery_id}": {
@@ -335,8 +198,12 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/v1/workspace/settings": {
-            "get": _op("Workspace tracking settings", response=_SETTINGS),
-            "put": _op("Change workspace tracking settings", body=_SETTINGS, response=_SETTINGS),
+            "get": _op("Workspace tracking settings", response=schemas.SETTINGS),
+            "put": _op(
+                "Change workspace tracking settings: the given ones; warnings is ignored",
+                body=schemas.SETTINGS_CHANGE,
+                response=schemas.SETTINGS,
+            ),
         },
         "/v1/workspace/signing_keys": {
             "get": _op("Signing keys, retired ones included"),
@@ -348,7 +215,7 @@ OPENAPI: dict[str, Any] = {
         "/v1/writer": {
             "get": _op(
                 "How far reports are behind clicks: the event writer's state, lag and rate",
-                response=_WRITER,
+                response=schemas.WRITER,
             )
         },
         "/v1/exports/clicks.csv": {
@@ -371,53 +238,6 @@ OPENAPI: dict[str, Any] = {
 
 # -- campaigns, API-triggered broadcasts and newsletters
 
-_ACTION = {
-    **_MESSAGE,
-    "required": ["body"],
-    "description": "tracked defaults to true for email, SMS and WhatsApp, false for push/in-app",
-}
-_CONDITION = {
-    "description": 'An attribute test or an AND of them: {"attribute": {"field": "plan", '
-    '"operator": "eq"|"exists", "value": "pro"}} or {"and": [condition, …]}. eq compares '
-    'as text (5 = "5", true = "true"; emails without case); field id, email, phone, '
-    "cio_id or any attribute.",
-    "type": "object",
-}
-_AUDIENCE = {
-    "type": "object",
-    "description": "Exactly one of ids, emails, per_user_data, recipients. Unknown people are "
-    "counted as failed and listed in the job's errors; unsubscribed and repeated ones as "
-    "skipped.",
-    "properties": {
-        "ids": {"type": "array", "items": {"type": ["string", "integer"]},
-                "description": "person ids, or cio_<cio_id>"},
-        "emails": {"type": "array", "items": {"type": "string"}},
-        "per_user_data": {
-            "type": "array",
-            "items": {"type": "object", "description": "one of id, email, cio_id; data: "
-                      "trigger.* for this person, over the top-level data"},
-        },
-        "recipients": {"description": '{"ids": […]}, {"emails": […]} or a filter condition',
-                       "oneOf": [{"type": "object"}, _CONDITION]},
-        "data": {"type": "object", "description": "trigger.* in Liquid"},
-    },
-}  # fmt: skip
-_JOB = {
-    "type": "object",
-    "description": "A broadcast trigger or newsletter send; counts are of people",
-    "properties": {
-        "id": {"type": "integer"},
-        "status": {"enum": ["running", "done", "failed"]},
-        "total": {"type": "integer"},
-        "sent": {"type": "integer"},
-        "failed": {"type": "integer"},
-        "skipped": {"type": "integer", "description": "unsubscribed, or listed twice"},
-        "errors": {"type": "array", "items": {"type": "object"}, "description": "the first 100"},
-        "created_at": {"type": "number"},
-        "finished_at": {"type": ["number", "null"]},
-    },
-}
-
 
 def _reports(prefix: str, params: list[dict[str, Any]], what: str) -> dict[str, Any]:
     return {
@@ -428,7 +248,7 @@ def _reports(prefix: str, params: list[dict[str, Any]], what: str) -> dict[str, 
             "get": _op(
                 f"Link click series of {what} (Customer.io shape)",
                 params=params + _SERIES_QUERY,
-                response=_SERIES,
+                response=schemas.SERIES,
             )
         },
         f"{prefix}/links": {
@@ -442,17 +262,7 @@ def _container_paths(plural: str, kind: str, action: str) -> dict[str, Any]:
     base = f"/v1/{plural}"
     one = [_path("id", "integer")]
     action_params = [*one, _path(f"{action}_id", "integer")]
-    create = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            f"{action}s": {"type": "array", "items": _ACTION},
-            **({"trigger_event": {"type": "string"}} if kind == "campaign" else {}),
-        },
-        "description": "a newsletter also takes its one content's fields at the top level"
-        if kind == "newsletter"
-        else f"one or more {action}s",
-    }
+    create = schemas.container(kind, MAX_ACTIONS)
     paths: dict[str, Any] = {
         base: {
             "get": _op(f"List {plural}"),
@@ -462,7 +272,11 @@ def _container_paths(plural: str, kind: str, action: str) -> dict[str, Any]:
         f"{base}/{{id}}/{action}s": {"get": _op(f"The {action}s of a {kind}", params=one)},
         f"{base}/{{id}}/{action}s/{{{action}_id}}": {
             "get": _op(f"One {action}", params=action_params),
-            "put": _op(f"Change a {action} (not its channel)", body=_MESSAGE, params=action_params),
+            "put": _op(
+                f"Change a {action} (not its channel)",
+                body=schemas.MESSAGE_CHANGE,
+                params=action_params,
+            ),
         },
     }
     paths.update(_reports(f"{base}/{{id}}", one, f"all the {kind}'s {action}s"))
@@ -480,35 +294,34 @@ def _job_paths(plural: str, kind: str, verb: str, jobs: str) -> dict[str, Any]:
         f"{base}/{{id}}/{verb}": {
             "post": _op(
                 f"Start a {verb}: runs in the background; poll its progress",
-                body=_AUDIENCE,
+                body=schemas.AUDIENCE,
                 params=one,
                 ok=202,
-                response=_JOB,
+                response=schemas.JOB,
             )
         },
         f"{base}/{{id}}/{jobs}": {"get": _op(f"The {jobs} of a {kind}", params=one)},
         f"{base}/{{id}}/{jobs}/{{{verb}_id}}": {
-            "get": _op(f"Progress of a {verb}", params=job_params, response=_JOB)
+            "get": _op(f"Progress of a {verb}", params=job_params, response=schemas.JOB)
         },
     }
 
 
+_SENT = {
+    "type": "object",
+    "required": ["delivery_id", "queued_at", "warnings"],
+    "properties": {
+        "delivery_id": {"type": "string"},
+        "queued_at": {"type": "integer"},
+        "warnings": {"type": "array", "items": {"type": "object"}},
+    },
+}
 _TRIGGER_PATHS: dict[str, Any] = {
     "/v1/campaigns/{id}/trigger": {
         "post": _op(
             "Send every action to one person now, with event.* and campaign.* in Liquid",
             params=[_path("id", "integer")],
-            body={
-                "type": "object",
-                "required": ["identifiers"],
-                "properties": {
-                    "identifiers": _SEND["properties"]["identifiers"],  # type: ignore[index]
-                    "event": {
-                        "type": "object",
-                        "properties": {"name": {"type": "string"}, "data": {"type": "object"}},
-                    },
-                },
-            },
+            body=schemas.CAMPAIGN_TRIGGER,
         )
     },
     "/api/v1/customers/{identifier}/events": {
@@ -516,11 +329,7 @@ _TRIGGER_PATHS: dict[str, Any] = {
             "Track an event: triggers the campaigns whose trigger_event is its name",
             security="track",
             params=[_path("identifier")],
-            body={
-                "type": "object",
-                "required": ["name"],
-                "properties": {"name": {"type": "string"}, "data": {"type": "object"}},
-            },
+            body=schemas.TRACK_EVENT,
         )
     },
 }
@@ -531,3 +340,15 @@ OPENAPI["paths"].update(_job_paths("broadcasts", "broadcast", "trigger", "trigge
 OPENAPI["paths"].update(_container_paths("newsletters", "newsletter", "content"))
 OPENAPI["paths"].update(_job_paths("newsletters", "newsletter", "send", "sends"))
 OPENAPI["paths"].update(_TRIGGER_PATHS)
+OPENAPI["paths"].update(
+    {
+        f"/v1/send/{channel}": {
+            "post": _op(
+                f"Send a {channel} message to one person; every link is tracked",
+                body=schemas.send(channel),
+                response=_SENT,
+            )
+        }
+        for channel in schemas.CHANNELS
+    }
+)

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from linktrack.adapters import store
-from linktrack.core.errors import InputError, require_object
+from linktrack.core.errors import InputError, Unprocessable, require_object
 from linktrack.core.liquid import TemplateError, compile_liquid
 from linktrack.core.settings import SettingsError, TrackingSettings
 from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, with_body
@@ -37,12 +37,16 @@ class WorkspaceApi:
         """Merge the given settings over the current ones; URL parameters must compile."""
         ws = app_workspace(self.engine, request)
         data = require_object(data, "settings")
+        data = {k: v for k, v in data.items() if k != "warnings"}  # GET's answer, sent back
         try:
             settings = TrackingSettings.from_dict(data, base=self.sender.settings_of(ws))
+        except SettingsError as exc:
+            raise InputError(str(exc)) from None
+        try:
             for name, value in settings.url_params.items():
                 compile_liquid(value, f"URL parameter {name}")
-        except (SettingsError, TemplateError) as exc:
-            raise InputError(str(exc)) from None
+        except TemplateError as exc:
+            raise Unprocessable(str(exc)) from None
         store.put_settings(self.engine, ws.id, settings.to_dict())
         return JSON(settings_view(settings))
 
