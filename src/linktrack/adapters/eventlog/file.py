@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 _READ_CHUNK: Final = 1 << 20
 
+
 class _SyncWaiter:
     __slots__ = ("done", "error")
 
@@ -394,4 +395,3 @@ class FileEventLog:
         self._thread = None
         os.close(self._fd)
         unlock(self._lock_fd)
-

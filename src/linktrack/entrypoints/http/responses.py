@@ -41,6 +41,7 @@ def location(href: str) -> bytes:
 def redirect_headers(href: str) -> Headers:
     return [(b"location", location(href)), NO_STORE, (b"referrer-policy", b"no-referrer")]
 
+
 # The status lines the click fast path writes itself.
 STATUS_LINES = {
     302: b"HTTP/1.1 302 Found\r\n",
