@@ -64,7 +64,9 @@ def test_never_rewritten(href: str) -> None:
     assert composed.warnings == []
 
 
-@pytest.mark.parametrize("href", ["www.example.com", "example.com/path", "/relative"])
+@pytest.mark.parametrize(
+    "href", ["www.example.com", "example.com/path", "/relative", "https:example.com/x"]
+)
 def test_links_without_protocol_are_warned_not_tracked(href: str) -> None:
     html = f'<a href="{href}">x</a>'
     composed = compose(Message(html=html), settings=PARAMS)

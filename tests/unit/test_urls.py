@@ -24,6 +24,10 @@ from linktrack.core.urls import UrlKind, add_params, classify, looks_secret
         ("javascript:alert(1)", UrlKind.NEVER),
         ("ftp://example.com", UrlKind.NEVER),
         ("https://", UrlKind.NEVER),
+        # no "//": signed, the click path would refuse it (a dead link); left and warned
+        ("https:example.com", UrlKind.NO_PROTOCOL),
+        ("HTTP:/example.com/a", UrlKind.NO_PROTOCOL),
+        ("https:\\\\example.com", UrlKind.NO_PROTOCOL),
         ("", UrlKind.EMPTY),
     ],
 )
