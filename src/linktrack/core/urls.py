@@ -21,7 +21,7 @@ _SECRET_PATH = re.compile(
     r"/[A-Za-z0-9_\-]{8,}",
     re.IGNORECASE,
 )
-_PARAM_SAFE = "-._~!$'()*+,;:@/?"
+_PARAM_SAFE = "-._~!$'()*,;:@/?"  # not "+": a query decodes it as a space
 
 
 _PLAIN_ATTR = re.compile(r"[A-Za-z0-9:/._~%?=+\-]*")
