@@ -504,3 +504,19 @@ def test_a_value_holding_marker_characters_is_kept_in_html(value: str, extra: st
     link = composed.links[0]
     assert link.url == f"https://x.example/{value}"
     assert (composed.html or "").startswith(f'<a href="{link.tracked_url}">{value}</a>')
+
+
+def test_an_anchor_inside_liquid_markup_is_left_to_liquid() -> None:
+    """A string in a tag still compiles and compares as written; one in an output is what
+    the output writes, tracked as such (and left alone untracked)."""
+    html = (
+        '{% if v == "<a href=https://x.example/s>" %}same{% endif %}'
+        '{{ "<a href=https://x.example/o>" }}'
+    )
+    scope = {"v": "<a href=https://x.example/s>"}
+    plain = compose(Message(html=html), settings=PARAMS, scope=scope, tracked=False).html
+    assert plain == "same<a href=https://x.example/o>"
+    composed = compose(Message(html=html), settings=PARAMS, scope=scope)
+    (link,) = composed.links
+    assert decode(link.tracked_url).href.startswith("https://x.example/o")
+    assert composed.html == f"same<a href={link.tracked_url}>"

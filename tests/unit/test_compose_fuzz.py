@@ -100,6 +100,7 @@ _LEAF = st.one_of(
             '<!--[if mso]><v:rect href="https://v.example/{{ part }}"></v:rect><![endif]-->',
             '{% for i in (1..2) %}<a href="https://loop.example/{{ i }}">{{ i }}</a>{% endfor %}',
             '{% raw %}<a href="https://raw.example/{{ x }}">{% endraw %}', "</body>",
+            '{{ "<a href=https://lit.example/>" }}', '{% if url == "<a href=x>" %}y{% endif %}',
         ]
     ),
     # A raw block sends the whole template down the marker path.
