@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from linktrack.core import htmlscan
 from linktrack.core.compose import Composed, MemoryLinkTable, Message, Tracking
 from linktrack.core.settings import TrackingSettings
 from linktrack.core.tokens import ClickToken, KeyRing, SigningKey, split_path
@@ -49,3 +50,26 @@ def shared_dir() -> Path:
     """`shared/` beside the repository (as laid for developers and CI)."""
     env = os.environ.get("LINKTRACK_SHARED")
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+
+
+_LINK_TAGS = frozenset({"a", "v:roundrect", "v:rect", "v:oval", "v:shape"})
+
+
+def href_spans(html: str) -> list[tuple[int, int, htmlscan.StartTag]]:
+    """(start, end, tag) of every href value the scanner reads, comments' VML included."""
+    found = []
+    for item in htmlscan.scan(html, _LINK_TAGS):
+        if isinstance(item, htmlscan.Comment):
+            data = html[item.data_start : item.data_end]
+            if data.lstrip().lower().startswith("[if"):
+                for inner in htmlscan.scan(data, _LINK_TAGS):
+                    if isinstance(inner, htmlscan.StartTag):
+                        href = inner.get("href")
+                        if href and href.value_start >= 0:
+                            off = item.data_start
+                            found.append((href.value_start + off, href.value_end + off, inner))
+            continue
+        href = item.get("href")
+        if href and href.value_start >= 0:
+            found.append((href.value_start, href.value_end, item))
+    return found

@@ -242,3 +242,36 @@ def test_a_percent_encoded_click_gets_one_answer_on_either_path(site: dict[str, 
         ((slow, slow_headers, _),) = _read_responses(sock, 1)
     assert (fast, slow) == (302, 302)
     assert fast_headers["location"] == slow_headers["location"]
+
+
+def test_an_unparsable_request_pipelined_behind_a_click_is_refused_after_it(
+    site: dict[str, Any],
+) -> None:
+    """The click is still answered (once its append is durable), then the 400, then the close."""
+    bad = b"GET /e/c/abc/def HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n"
+    with _connect(site["server"]) as sock:
+        sock.sendall(_get(site["paths"][0]) + bad)
+        (click, refused) = _read_responses(sock, 2)
+        assert click[0] == 302 and click[1]["location"].startswith("https://front.example/0")
+        assert refused[0] == 400 and refused[1]["connection"] == "close"
+        assert sock.recv(1) == b""
+
+
+def _tracebacks(server: Server) -> int:
+    return (server.data_dir / "server.log").read_text(errors="replace").count("Traceback")
+
+
+def test_a_request_handed_over_mid_read_sees_its_connection_close(site: dict[str, Any]) -> None:
+    """A request passed on to uvicorn while the next one is half read: when the client goes,
+    uvicorn's protocol learns of it and drops the answer instead of writing to a closed socket."""
+    before = _tracebacks(site["server"])
+    open_path = "/lnk.abcdefghjk"  # answered after a store lookup in a thread: still pending
+    for _ in range(5):
+        with _connect(site["server"]) as sock:
+            sock.sendall(_get(site["paths"][0]) + _get(open_path) + b"GET /e/c/half")
+        time.sleep(0.3)
+    with _connect(site["server"]) as sock:  # still serving
+        sock.sendall(_get(site["paths"][1]))
+        ((status, _, _),) = _read_responses(sock, 1)
+        assert status == 302
+    assert _tracebacks(site["server"]) == before

@@ -64,7 +64,9 @@ def test_never_rewritten(href: str) -> None:
     assert composed.warnings == []
 
 
-@pytest.mark.parametrize("href", ["www.example.com", "example.com/path", "/relative"])
+@pytest.mark.parametrize(
+    "href", ["www.example.com", "example.com/path", "/relative", "https:example.com/x"]
+)
 def test_links_without_protocol_are_warned_not_tracked(href: str) -> None:
     html = f'<a href="{href}">x</a>'
     composed = compose(Message(html=html), settings=PARAMS)
@@ -468,3 +470,53 @@ def test_pixel_inside_and_outside_blocks_and_positions_with_loops() -> None:
     assert [link.position for link in composed.links] == [1, 2, 3]
     assert (composed.html or "").count("/e/o/") == 1
     assert re.search(r"<img [^>]+></body></html>$", composed.html or "")
+
+
+# The pipeline marks href values with private-use characters absent from the template;
+# a person's or trigger's value may still hold them (icon fonts use U+E000 and up).
+_MARKER_VALUES = ["A\ue002B", "\ue003x\ue004", "\ue0000\ue001https://forged.example/\ue002"]
+
+
+@pytest.mark.parametrize("value", _MARKER_VALUES)
+def test_a_value_holding_marker_characters_is_kept_in_a_text_part(value: str) -> None:
+    composed = compose(
+        Message(text='Hi {{ name }} see https://x.example/t {{ "https://x.example/lit" }}'),
+        settings=PARAMS, scope={"name": value},
+    )  # fmt: skip
+    text = composed.text or ""
+    assert text.startswith(f"Hi {value} see https://t.example.com/e/c/")
+    own, literal = composed.links
+    assert decode(own.tracked_url).href.startswith("https://x.example/t")
+    assert decode(literal.tracked_url).href.startswith("https://x.example/lit")
+
+
+@pytest.mark.parametrize("value", _MARKER_VALUES)
+@pytest.mark.parametrize("extra", ["{% raw %}{% endraw %}", "{{ anchor }}"])
+def test_a_value_holding_marker_characters_is_kept_in_html(value: str, extra: str) -> None:
+    """The marker path: a template with a raw block, or output that writes an anchor."""
+    message = Message(html=f'<a href="https://x.example/{{{{ v }}}}">{{{{ v }}}}</a>{extra}')
+    scope = {"v": value, "anchor": "<a href=x>"}
+    plain = compose(message, settings=PARAMS, scope=scope, tracked=False).html
+    assert plain == f'<a href="https://x.example/{value}">{value}</a>' + (
+        "<a href=x>" if "anchor" in extra else ""
+    )
+    composed = compose(message, settings=PARAMS, scope=scope)
+    link = composed.links[0]
+    assert link.url == f"https://x.example/{value}"
+    assert (composed.html or "").startswith(f'<a href="{link.tracked_url}">{value}</a>')
+
+
+def test_an_anchor_inside_liquid_markup_is_left_to_liquid() -> None:
+    """A string in a tag still compiles and compares as written; one in an output is what
+    the output writes, tracked as such (and left alone untracked)."""
+    html = (
+        '{% if v == "<a href=https://x.example/s>" %}same{% endif %}'
+        '{{ "<a href=https://x.example/o>" }}'
+    )
+    scope = {"v": "<a href=https://x.example/s>"}
+    plain = compose(Message(html=html), settings=PARAMS, scope=scope, tracked=False).html
+    assert plain == "same<a href=https://x.example/o>"
+    composed = compose(Message(html=html), settings=PARAMS, scope=scope)
+    (link,) = composed.links
+    assert decode(link.tracked_url).href.startswith("https://x.example/o")
+    assert composed.html == f"same<a href={link.tracked_url}>"

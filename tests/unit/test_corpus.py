@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import decode, shared_dir, tracking
+from helpers import decode, href_spans, shared_dir, tracking
 from linktrack.core import htmlscan
 from linktrack.core.compose import Message
 from linktrack.core.settings import TrackingSettings
@@ -22,27 +22,6 @@ SETTINGS = TrackingSettings(
     add_cio_id=True,
     open_tracking=False,
 )
-_NAMES = frozenset({"a", "v:roundrect", "v:rect"})
-
-
-def _hrefs(html: str) -> list[tuple[int, int, htmlscan.StartTag]]:
-    """(start, end, tag) of every href value the scanner reads, comments' VML included."""
-    found = []
-    for item in htmlscan.scan(html, _NAMES):
-        if isinstance(item, htmlscan.Comment):
-            data = html[item.data_start : item.data_end]
-            if data.lstrip().lower().startswith("[if"):
-                for inner in htmlscan.scan(data, _NAMES):
-                    if isinstance(inner, htmlscan.StartTag):
-                        href = inner.get("href")
-                        if href and href.value_start >= 0:
-                            off = item.data_start
-                            found.append((href.value_start + off, href.value_end + off, inner))
-            continue
-        href = item.get("href")
-        if href and href.value_start >= 0:
-            found.append((href.value_start, href.value_end, item))
-    return found
 
 
 def check_round_trip(html: str) -> int:
@@ -50,7 +29,7 @@ def check_round_trip(html: str) -> int:
     composed = Message(html=html, liquid=False).compose(tracking(SETTINGS, cio_id="C1d"))
     out = composed.html
     assert out is not None
-    before, after = _hrefs(html), _hrefs(out)
+    before, after = href_spans(html), href_spans(out)
     assert len(before) == len(after)
     restored, last, tracked = [], 0, 0
     for (b_start, b_end, b_tag), (a_start, a_end, _) in zip(before, after, strict=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import pytest
 
 from linktrack.core.urls import UrlKind, add_params, classify, looks_secret
@@ -24,6 +26,10 @@ from linktrack.core.urls import UrlKind, add_params, classify, looks_secret
         ("javascript:alert(1)", UrlKind.NEVER),
         ("ftp://example.com", UrlKind.NEVER),
         ("https://", UrlKind.NEVER),
+        # no "//": signed, the click path would refuse it (a dead link); left and warned
+        ("https:example.com", UrlKind.NO_PROTOCOL),
+        ("HTTP:/example.com/a", UrlKind.NO_PROTOCOL),
+        ("https:\\\\example.com", UrlKind.NO_PROTOCOL),
         ("", UrlKind.EMPTY),
     ],
 )
@@ -57,6 +63,12 @@ def test_add_params_encodes_values() -> None:
     assert add_params("https://x.com", [("c", "Spring sale & more/ü")]) == (
         "https://x.com?c=Spring%20sale%20%26%20more/%C3%BC"
     )
+
+
+def test_add_params_encodes_a_plus_so_the_destination_reads_a_plus() -> None:
+    added = add_params("https://x.com/?a=b+c", [("c", "C++ 1+1")])
+    assert added == "https://x.com/?a=b+c&c=C%2B%2B%201%2B1"
+    assert parse_qsl(added.partition("?")[2])[1] == ("c", "C++ 1+1")
 
 
 def test_add_params_nothing_to_add_returns_input() -> None:

@@ -21,7 +21,7 @@ _SECRET_PATH = re.compile(
     r"/[A-Za-z0-9_\-]{8,}",
     re.IGNORECASE,
 )
-_PARAM_SAFE = "-._~!$'()*+,;:@/?"
+_PARAM_SAFE = "-._~!$'()*,;:@/?"  # not "+": a query decodes it as a space
 
 
 _PLAIN_ATTR = re.compile(r"[A-Za-z0-9:/._~%?=+\-]*")
@@ -47,6 +47,9 @@ def classify(href: str) -> UrlKind:
     if match:
         scheme = match.group(1).lower()
         if scheme in ("http", "https"):
+            # "https:x" without "//" is a mistyped address: signed, it would never redirect.
+            if not url.startswith("//", len(scheme) + 1):
+                return UrlKind.NO_PROTOCOL
             return UrlKind.TRACKED if len(url) > len(scheme) + 3 else UrlKind.NEVER
         if scheme in _NEVER_SCHEMES:
             return UrlKind.NEVER

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -10,6 +12,7 @@ from linktrack.core.compose.markers import Markers
 from linktrack.core.compose.pixel import BODY_END
 
 _LIQUID = ("{{", "{%")
+_LIQUID_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _TAG_NAMES = frozenset({"a", "v:roundrect", "v:rect", "v:oval", "v:shape"})
 
 
@@ -49,7 +52,14 @@ def mark_html(
 ) -> tuple[str, list[Anchor], list[tuple[int, int]]]:
     """The source with each href value marked, its anchors, and the href values' spans."""
     spans: list[tuple[int, int, Anchor]] = []
+    markup = [m.span() for m in _LIQUID_MARKUP.finditer(source)] if liquid else []
+    starts = [start for start, _ in markup]
     for tag, offset in _start_tags(source):
+        inside = bisect.bisect_left(starts, tag.start + offset) - 1
+        if inside >= 0 and tag.start + offset < markup[inside][1]:
+            # Text inside Liquid (a string in an output or a tag): marking it would change
+            # the Liquid. What such an output writes is scanned after rendering instead.
+            continue
         span = _anchor_span(tag, source, offset, liquid)
         if span is not None:
             spans.append(span)

@@ -11,7 +11,8 @@ class Markers:
     """Invisible characters that wrap href values in a template, absent from its source.
 
     `open n mid value close` marks link n; `done_open … done_close` fences what
-    cio_link already rendered in a text part, so it is not tracked twice.
+    cio_link already rendered in a text part, so it is not tracked twice. `chars`
+    finds any of the five: a rendered value holding one would be misread as a mark.
     """
 
     open: str
@@ -21,6 +22,7 @@ class Markers:
     done_close: str
     marked: re.Pattern[str]
     done: re.Pattern[str]
+    chars: re.Pattern[str]
 
     @classmethod
     def for_source(cls, source: str) -> Markers:
@@ -33,6 +35,7 @@ class Markers:
                     o, m, c, do, dc,
                     re.compile(f"{o}(\\d+){m}([^{o}{m}{c}]*){c}"),
                     re.compile(f"{do}([^{dc}]*){dc}"),
+                    re.compile(f"[{o}-{dc}]"),
                 )  # fmt: skip
         raise ValueError("template uses every private-use character")
 

@@ -31,9 +31,17 @@ class Template:
     """A message part (HTML or text) prepared once, rendered per recipient."""
 
     def __init__(
-        self, source: str, kind: Kind = "html", *, liquid: bool = True, what: str = "body"
+        self,
+        source: str,
+        kind: Kind = "html",
+        *,
+        liquid: bool = True,
+        what: str = "body",
+        avoid: str = "",
     ):
-        self._markers = Markers.for_source(source)
+        # `avoid`: the text of a render's values, when they held this source's markers.
+        self._markers = Markers.for_source(source + avoid)
+        self._source = source
         self.kind = kind
         self.liquid = liquid
         self.what = what
@@ -70,17 +78,28 @@ class Template:
                 if self.kind == "html"
                 else tracking.fenced_cio_link(self._markers)
             )
+            found, warned = len(tracking.found), len(tracking.warnings)
             token = current_link_hook.set(hook)
-            self._watch = OutputWatch()
+            self._watch = OutputWatch(self._markers.chars)
             watch_token = current_watch.set(self._watch)
             try:
                 rendered = render_liquid(self._compiled, tracking.scope, self.what)
             finally:
                 current_link_hook.reset(token)
                 current_watch.reset(watch_token)
+            # Output wrote a marker character: the template's own marks (a link inside a
+            # Liquid string), or a value's. A value's would be misread: mark again.
+            if self._watch.marked and self._markers.chars.search(held := _strings(tracking.scope)):
+                del tracking.found[found:]
+                del tracking.warnings[warned:]
+                return self._marked_again(held).render(tracking)
         if self.kind == "html":
             return self._rewrite_html(rendered, tracking)
         return self._rewrite_text(rendered, tracking)
+
+    def _marked_again(self, held: str) -> Template:
+        """This template with markers that the values (`held`) do not hold."""
+        return Template(self._source, self.kind, liquid=self.liquid, what=self.what, avoid=held)
 
     def _render_fast(self, tracking: Tracking) -> str | None:
         """One Liquid pass that tracks hrefs as they render; None if it cannot be used."""
@@ -220,3 +239,14 @@ class Template:
             last = match.end()
         pieces.append((rendered[last:], None))
         return pieces
+
+
+def _strings(value: object) -> str:
+    """Every string in a Liquid scope (keys too), joined: what its values may write."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "".join(_strings(k) + _strings(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return "".join(_strings(item) for item in value)
+    return ""

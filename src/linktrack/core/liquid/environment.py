@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, TextIO
@@ -28,12 +29,15 @@ class TemplateError(ValueError):
 
 
 class OutputWatch:
-    """Set while rendering: did any `{{ output }}` write something that opens an <a> tag?"""
+    """Set while rendering: did any `{{ output }}` write something that opens an <a> tag,
+    or one of the compose pipeline's marker characters (`marks`)?"""
 
-    __slots__ = ("anchors",)
+    __slots__ = ("anchors", "marked", "marks")
 
-    def __init__(self) -> None:
+    def __init__(self, marks: re.Pattern[str] | None = None) -> None:
         self.anchors = False
+        self.marks = marks
+        self.marked = False
 
 
 current_watch: ContextVar[OutputWatch | None] = ContextVar("output_watch", default=None)
@@ -43,10 +47,12 @@ def _write(node: OutputNode, context: RenderContext, buffer: TextIO, value: obje
     text = to_liquid_string(value, context.autoescape)
     check_time(context, node.token)
     check_output(buffer, len(text), node.token)
-    if "<a" in text or "<A" in text:
-        watch = current_watch.get()
-        if watch is not None:
+    watch = current_watch.get()
+    if watch is not None:
+        if "<a" in text or "<A" in text:
             watch.anchors = True
+        if watch.marks is not None and watch.marks.search(text):
+            watch.marked = True
     return buffer.write(text)
 
 

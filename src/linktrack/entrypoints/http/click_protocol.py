@@ -23,6 +23,7 @@ from linktrack.entrypoints.http.responses import (
     RETRY,
     RETRY_HEADERS,
     STATUS_LINES,
+    TEXT,
     TOO_LARGE,
     Headers,
     redirect_headers,
@@ -131,6 +132,8 @@ class ClickProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)
         self.parser = None  # type: ignore[assignment]
+        if self.delegate is not None:  # not switched yet: its request must see the close too
+            self.delegate.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self.loop.time()
@@ -144,19 +147,13 @@ class ClickProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            self._fail(400, b"Invalid HTTP request received.")
+            self._refuse(400, b"Invalid HTTP request received.", TEXT)
             return
         if self.rebuilt:
             rebuilt, self.rebuilt = self.rebuilt, []
             self._to_delegate(b"".join(rebuilt))
         if self.refusal is not None:
-            # After the answers already owed on this connection, then closed.
-            self.state = Handover.REFUSED
-            status, body = self.refusal
-            self.transport.pause_reading()
-            refusal = _Answer(self, head=False, keep_alive=False)
-            self.answers.append(refusal)
-            refusal.write(status, JSON, body)
+            self._refuse(*self.refusal, JSON)
 
     def shutdown(self) -> None:
         """uvicorn is stopping: close now if idle, else after the pending answers."""
@@ -327,12 +324,13 @@ class ClickProtocol(asyncio.Protocol):
             self.state = Handover.SWITCHED
             self.transport.set_protocol(delegate)
 
-    def _fail(self, status: int, message: bytes) -> None:
-        self.transport.write(
-            STATUS_LINES[status] + b"content-type: text/plain; charset=utf-8\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(message) + message
-        )
-        self.transport.close()
+    def _refuse(self, status: int, body: bytes, headers: Headers) -> None:
+        """Refuse a request parsed here after the answers owed on the connection; then close."""
+        self.state = Handover.REFUSED
+        self.transport.pause_reading()
+        refusal = _Answer(self, head=False, keep_alive=False)
+        self.answers.append(refusal)
+        refusal.write(status, headers, body)
 
 
 class _Answer:

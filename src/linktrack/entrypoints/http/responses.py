@@ -27,6 +27,7 @@ HTML: Headers = [(b"content-type", b"text/html; charset=utf-8"), NO_STORE]
 GIF_HEADERS: Headers = [(b"content-type", b"image/gif"), NO_STORE, (b"pragma", b"no-cache")]
 RETRY_HEADERS: Headers = [(b"retry-after", b"1"), *HTML]
 JSON: Headers = [(b"content-type", b"application/json")]
+TEXT: Headers = [(b"content-type", b"text/plain; charset=utf-8")]
 # Characters a Location may carry as they are; anything else is percent-encoded.
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
