@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -73,3 +75,14 @@ def href_spans(html: str) -> list[tuple[int, int, htmlscan.StartTag]]:
         if href and href.value_start >= 0:
             found.append((href.value_start, href.value_end, item))
     return found
+
+
+@contextmanager
+def generous_render_deadline() -> Iterator[None]:
+    """The render time limit has its own tests (test_liquid_limits.py); a fuzz test on a
+    loaded machine must not turn a slow render of a small template into a failure."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("linktrack.core.liquid.limits.RENDER_SECONDS", 30.0)
+        yield

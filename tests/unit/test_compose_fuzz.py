@@ -15,12 +15,14 @@ invariants, compared against python-liquid's own render of the same source:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import KEYS, decode, href_spans, tracking
+from helpers import KEYS, decode, generous_render_deadline, href_spans, tracking
 from linktrack.core import htmlscan
 from linktrack.core.compose import Message
 from linktrack.core.liquid import compile_liquid, render_liquid
@@ -28,6 +30,12 @@ from linktrack.core.settings import TrackingSettings
 from linktrack.core.urls import UrlKind, classify
 
 FUZZ = settings(max_examples=120, deadline=None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_render_deadline() -> Iterator[None]:
+    with generous_render_deadline():
+        yield
 SETTINGS = TrackingSettings(
     tracking_domain="t.example.com",
     url_params={"utm_source": "{{ campaign }}"},

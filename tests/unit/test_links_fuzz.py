@@ -8,6 +8,7 @@ the destination as written, and a link's identity follows its tag.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from helpers import KEYS, decode, tracking
+from helpers import KEYS, decode, generous_render_deadline, tracking
 from linktrack.core.compose import MemoryLinkTable, Message
 from linktrack.core.errors import Unprocessable
 from linktrack.core.liquid import TemplateError
@@ -23,6 +24,12 @@ from linktrack.core.settings import TrackingSettings
 from linktrack.core.urls import UrlKind, add_params, classify, looks_secret
 
 FUZZ = settings(max_examples=150, deadline=None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_render_deadline() -> Iterator[None]:
+    with generous_render_deadline():
+        yield
 REDIRECTABLE = ("https://", "http://", "mailto:", "tel:", "sms:")
 _SCHEMES = st.sampled_from(
     ["https://", "HTTP://", "http:", "https:/", " https://", "javascript:", "JavaScript:",
