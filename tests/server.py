@@ -95,9 +95,11 @@ class Server:
         smtp_port: int | None = None,
         env: dict[str, str] | None = None,
         prefix: list[str] | None = None,
+        log: Path | None = None,
     ) -> None:
         self.env = {**os.environ, **(env or {})}
         self.prefix = prefix or []  # a command serve runs under (a wrapper that pins it, say)
+        self.log = log or data_dir / "server.log"
         self.db_url = db_url
         self.data_dir = data_dir
         self.port = free_port()
@@ -113,7 +115,7 @@ class Server:
         ]  # fmt: skip
         if self.smtp_port:
             args += ["--smtp", f"smtp://127.0.0.1:{self.smtp_port}"]
-        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115
+        log = open(self.log, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             args, stdout=log, stderr=log, start_new_session=True, env=self.env
         )
@@ -157,7 +159,7 @@ def running(db_url: str, data_dir: Path, **kwargs: Any) -> Iterator[Server]:
 class Mailbox:
     """aiosmtpd on loopback collecting every message it receives."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
@@ -168,7 +170,7 @@ class Mailbox:
                 mailbox.messages.append(message_from_bytes(envelope.content))
                 return "250 OK"
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
 
     def __enter__(self) -> Mailbox:

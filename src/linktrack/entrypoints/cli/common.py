@@ -20,6 +20,21 @@ def add_service_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--public-url", help="base URL new workspaces track through")
 
 
+def check_data_dir(config: Config) -> None:
+    """A clear error, before anything starts, when the click log's directory cannot be
+    written (a read-only volume, a file in the way): every click would be a 503."""
+    import os
+
+    if config.event_log != "file":
+        return
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the data directory {config.data_dir}: {exc}") from None
+    if not os.access(config.data_dir, os.W_OK | os.X_OK):  # EROFS even for root
+        raise CliError(f"the data directory {config.data_dir} cannot be written")
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     """`LINKTRACK_*` variables, overridden by the options this command was given."""
     from dataclasses import replace

@@ -11,7 +11,12 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from linktrack.adapters.eventlog import EventLogError
-from linktrack.entrypoints.cli.common import CliError, add_service_options, config_from_args
+from linktrack.entrypoints.cli.common import (
+    CliError,
+    add_service_options,
+    check_data_dir,
+    config_from_args,
+)
 from linktrack.entrypoints.cli.supervisor import WriterProcess, watch_parent
 
 if TYPE_CHECKING:
@@ -29,6 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if config.webhook_url and not config.webhook_secret:
         raise CliError("a webhook needs LINKTRACK_WEBHOOK_SECRET: receivers verify signatures")
+    check_data_dir(config)
     engine = make_engine(config.db_url)
     migrate(engine)  # once, here: workers then start on a current schema
     engine.dispose()
@@ -133,6 +139,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
         _background_priority(config.writer_priority)
     if args.redis:
         config = replace(config, event_log="redis", redis_url=args.redis)
+    check_data_dir(config)
     try:
         services = build(config, appender=False)
     except EventLogError as exc:  # another writer holds the click log
