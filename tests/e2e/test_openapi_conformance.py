@@ -75,3 +75,32 @@ def test_schemathesis_finds_nothing_the_document_does_not_say(
     assert not [c for c in cases if c.find("failure") is not None or c.find("error") is not None]
     print(f"schemathesis ({store}): {tested.group(1)} operations, "
           f"{generated.group(1)} requests generated, 0 failures")  # fmt: skip
+
+
+def test_refusals_schemathesis_rarely_reaches_are_documented(tmp_path: Path) -> None:
+    """Statuses that need a particular state (a conflict, a person without an address)."""
+    import httpx
+
+    from server import app_client
+
+    with running(f"sqlite:///{tmp_path}/r.db", tmp_path) as server:
+        ws = server.workspace()
+        app = app_client(server, ws["app_api_key"])
+        track = httpx.Client(base_url=server.url, auth=(ws["site_id"], ws["track_api_key"]))
+        doc = app.get("/openapi.json").json()["paths"]
+        kid = app.get("/v1/workspace/signing_keys").json()["signing_keys"][0]["kid"]
+        assert track.put("/api/v1/customers/a", json={"email": "x@example.com"}).is_success
+        cases = [
+            ("/v1/workspace/signing_keys/{kid}", "delete", 409,
+             app.delete(f"/v1/workspace/signing_keys/{kid}")),  # the only live key
+            ("/api/v1/customers/{identifier}", "put", 409,
+             track.put("/api/v1/customers/b", json={"email": "x@example.com"})),
+            ("/v1/send/sms", "post", 422,
+             app.post("/v1/send/sms", json={"identifiers": {"id": "a"}, "body": "hi"})),
+            ("/api/v1/metrics", "post", 404,
+             track.post("/api/v1/metrics", json={"delivery_id": "nope", "metric": "opened"})),
+        ]  # fmt: skip
+        for path, method, status, answer in cases:
+            assert answer.status_code == status, (path, answer.text)
+            assert str(status) in doc[path][method]["responses"], (path, status)
+            assert answer.json()["meta"]["error"]

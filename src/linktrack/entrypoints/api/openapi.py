@@ -25,6 +25,14 @@ _UNPROCESSABLE = {
 }
 
 
+_ALSO = {
+    409: {**_ERROR, "description": "Conflicts with what is stored (another person has this "
+          "email or id; the person changed while the message was composed: send again; the "
+          "only live key)"},
+    503: {**_ERROR, "description": "The event log is unavailable: retry (Retry-After)"},
+}  # fmt: skip
+
+
 def _op(
     summary: str,
     *,
@@ -34,6 +42,7 @@ def _op(
     ok: int = 200,
     response: dict[str, Any] | None = None,
     content_type: str = "application/json",
+    also: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
@@ -48,6 +57,8 @@ def _op(
             "404": _ERROR,
         },
     }
+    for status in also:
+        op["responses"][str(status)] = _ALSO[status]
     if params:
         op["parameters"] = params
     if body is not None:
@@ -135,6 +146,7 @@ OPENAPI: dict[str, Any] = {
                 "Report an SDK event on a delivery: opened, clicked, converted, delivered",
                 security="track",
                 body=schemas.SDK_METRIC,
+                also=(503,),
             )
         },
         "/api/v1/push/events": {
@@ -142,6 +154,7 @@ OPENAPI: dict[str, Any] = {
                 "Legacy push event report (as /api/v1/metrics)",
                 security="track",
                 body=schemas.PUSH_EVENT,
+                also=(503,),
             )
         },
         "/api/v1/customers/{identifier}": {
@@ -150,6 +163,7 @@ OPENAPI: dict[str, Any] = {
                 security="track",
                 body=_JSON_OBJECT,
                 params=[_path("identifier")],
+                also=(409,),
             )
         },
         "/v1/customers/{identifier}": {"get": _op("A person", params=[_path("identifier")])},
@@ -210,7 +224,11 @@ OPENAPI: dict[str, Any] = {
             "post": _op("Rotate: add a key that signs new links", ok=201),
         },
         "/v1/workspace/signing_keys/{kid}": {
-            "delete": _op("Retire a key: links signed with it stop working", params=[_path("kid")])
+            "delete": _op(
+                "Retire a key: links signed with it stop working",
+                params=[_path("kid")],
+                also=(409,),
+            )
         },
         "/v1/writer": {
             "get": _op(
@@ -322,6 +340,7 @@ _TRIGGER_PATHS: dict[str, Any] = {
             "Send every action to one person now, with event.* and campaign.* in Liquid",
             params=[_path("id", "integer")],
             body=schemas.CAMPAIGN_TRIGGER,
+            also=(409,),
         )
     },
     "/api/v1/customers/{identifier}/events": {
@@ -330,6 +349,7 @@ _TRIGGER_PATHS: dict[str, Any] = {
             security="track",
             params=[_path("identifier")],
             body=schemas.TRACK_EVENT,
+            also=(409,),
         )
     },
 }
@@ -347,6 +367,7 @@ OPENAPI["paths"].update(
                 f"Send a {channel} message to one person; every link is tracked",
                 body=schemas.send(channel),
                 response=_SENT,
+                also=(409,),
             )
         }
         for channel in schemas.CHANNELS
