@@ -86,3 +86,25 @@ def generous_render_deadline() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("linktrack.core.liquid.limits.RENDER_SECONDS", 30.0)
         yield
+
+
+@contextmanager
+def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A file system of `size` of its own at `where` (a volume that really fills up):
+    skipped where it cannot be mounted, a failure under CI=true."""
+    import subprocess
+
+    import pytest
+
+    where.mkdir(exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                             capture_output=True, text=True)  # fmt: skip
+    if mounted.returncode != 0:
+        reason = f"cannot mount a small tmpfs: {mounted.stderr.strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: the full-disk tests must run)")
+        pytest.skip(reason)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

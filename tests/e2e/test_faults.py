@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers import small_tmpfs
 from server import Mailbox, app_client, free_port, poll, running
 
 BODY = "".join(f'<a href="https://faults.example/{i}">{i}</a>' for i in range(4))
@@ -55,19 +56,8 @@ def test_a_relay_that_stays_down_fails_the_delivery_with_its_error(tmp_path: Pat
 @pytest.fixture
 def volume(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs of its own: a data directory that really fills up."""
-    where = tmp_path / "volume"
-    where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)],
-                             capture_output=True, text=True)  # fmt: skip
-    if mounted.returncode != 0:
-        reason = f"cannot mount a small tmpfs: {mounted.stderr.strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the full-disk tests must run)")
-        pytest.skip(reason)
-    try:
+    with small_tmpfs(tmp_path / "volume", "4m") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def _stored(db: Path) -> int:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from server import app_client, running
 
@@ -63,11 +62,7 @@ def _call(app: httpx.Client, method: str, path: str, body: Any) -> httpx.Respons
     return app.request(method, path, json=body)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_every_limit_is_a_clear_refusal_that_writes_nothing(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
-    db_url = f"sqlite:///{tmp_path}/limits.db" if backend == "sqlite" else request.getfixturevalue("pg_url")
+def test_every_limit_is_a_clear_refusal_that_writes_nothing(db_url: str, tmp_path: Path) -> None:
     with running(db_url, tmp_path) as server:
         app = app_client(server, server.workspace()["app_api_key"])
         settings = app.get("/v1/workspace/settings").json()

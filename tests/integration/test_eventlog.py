@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from helpers import small_tmpfs
 from linktrack.adapters.eventlog import (
     EventLog,
     EventLogError,
@@ -377,24 +378,8 @@ def test_redis_append_then_reports_a_failed_append(stream: str) -> None:
 @pytest.fixture
 def small_volume(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB file system (tmpfs) of its own: a data directory that fills up for real."""
-    import subprocess
-
-    where = tmp_path / "volume"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        reason = f"cannot mount a small tmpfs: {mounted.stderr.strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: the full-disk tests must run)")
-        pytest.skip(reason)
-    try:
+    with small_tmpfs(tmp_path / "volume", "256k") as where:
         yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def test_a_full_volume_recovers_by_itself_once_the_writer_has_stored_the_log(
