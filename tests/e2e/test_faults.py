@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import httpx
 import pytest
 
 from helpers import small_tmpfs
-from server import Mailbox, app_client, free_port, poll, running
+from server import Mailbox, Server, app_client, free_port, poll, running, session_processes
 
 BODY = "".join(f'<a href="https://faults.example/{i}">{i}</a>' for i in range(4))
 SEND = {"to": "f@example.com", "identifiers": {"id": "f"}, "subject": "s", "body": BODY}
@@ -127,3 +130,63 @@ def test_an_unwritable_data_directory_is_a_clear_start_up_error(
     )  # fmt: skip
     assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
     assert str(volume) in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def _writer_pid(server: Server) -> int | None:
+    """The `consume --background` process serve supervises, once it runs."""
+    assert server.proc is not None
+    for pid in session_processes(server.proc.pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"consume" in cmdline and b"--background" in cmdline:
+            return pid
+    return None
+
+
+def test_kill_dash_nine_of_the_writer_under_load_loses_and_doubles_nothing(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "writer.db"
+    with running(f"sqlite:///{db}", tmp_path) as server:
+        app = app_client(server, server.workspace()["app_api_key"])
+        sent = app.post("/v1/send/email", json=SEND).json()["delivery_id"]
+        links = re.findall(r'href="([^"]+/e/c/[^"]+)"', str(_delivery(app, sent)["body"]))
+        counts = [[0, 0] for _ in range(3)]  # per client: 302s, anything else
+        stop = threading.Event()
+
+        def clicker(mine: list[int]) -> None:
+            with httpx.Client(timeout=10) as web:
+                n = id(mine)
+                while not stop.is_set():
+                    n += 1
+                    mine[web.get(links[n % len(links)]).status_code != 302] += 1
+
+        threads = [threading.Thread(target=clicker, args=(mine,)) for mine in counts]
+        for thread in threads:
+            thread.start()
+        killed = []
+        try:
+            for _ in range(2):
+                pid = poll(lambda: _writer_pid(server), lambda p: p is not None and p not in killed)
+                poll(lambda: _stored(db), lambda n: n > 0)  # it stores while the load runs
+                time.sleep(0.5)
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            poll(lambda: _writer_pid(server), lambda p: p is not None and p not in killed)
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+        answered = [sum(c[0] for c in counts), sum(c[1] for c in counts)]
+        assert answered[1] == 0 and answered[0] > 100
+        # Every answered click once: the restarted writer replays from its checkpoint and
+        # skips what it had stored (event ids are unique).
+        poll(lambda: _stored(db), lambda n: n == answered[0], timeout=60)
+        time.sleep(1.0)
+        assert _stored(db) == answered[0]
+        assert "the event writer exited; restarting it" in server.log.read_text()
+    print(f"writer kill -9 twice under load: {answered[0]} clicks answered 302, "
+          f"{answered[0]} stored once")  # fmt: skip
