@@ -62,6 +62,7 @@ class Config:
     # 0-19; nice 10 still gets ~10 % of a core that a busy process holds.
     writer_priority: str = "10"
     max_writer_lag: float = 60.0  # seconds behind the click log before the writer is "behind"
+    metrics_addr: str | None = None  # host:port of the Prometheus endpoint; None: none
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -88,6 +89,7 @@ class Config:
             max_writer_lag=_positive(
                 "LINKTRACK_MAX_WRITER_LAG", env.get("LINKTRACK_MAX_WRITER_LAG"), base.max_writer_lag
             ),
+            metrics_addr=parse_address(env.get("LINKTRACK_METRICS_ADDR") or None),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -110,6 +112,8 @@ class Config:
         env["LINKTRACK_DELIVERY_BACKOFF"] = str(self.delivery_backoff)
         env["LINKTRACK_WRITER_PRIORITY"] = self.writer_priority
         env["LINKTRACK_MAX_WRITER_LAG"] = str(self.max_writer_lag)
+        if self.metrics_addr:
+            env["LINKTRACK_METRICS_ADDR"] = self.metrics_addr
         return env
 
     def default_workspace_settings(self) -> dict[str, Any]:
@@ -125,6 +129,19 @@ def _writer_priority(value: str) -> str:
     raise ValueError(
         f"LINKTRACK_WRITER_PRIORITY must be 'idle' or a nice value 0-19, not {value!r}"
     )
+
+
+def parse_address(value: str | None) -> str | None:
+    """host:port (the metrics endpoint's), checked; None stays None."""
+    if value is None:
+        return None
+    port = value.rpartition(":")[2]
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(
+            f"the metrics address (--metrics, LINKTRACK_METRICS_ADDR) must be host:port, "
+            f"not {value!r}"
+        )
+    return value
 
 
 def _positive(name: str, value: str | None, default: float) -> float:

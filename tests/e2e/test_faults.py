@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import small_tmpfs
+from helpers import fill, small_tmpfs
 from server import Mailbox, Server, app_client, free_port, poll, running, session_processes
 
 BODY = "".join(f'<a href="https://faults.example/{i}">{i}</a>' for i in range(4))
@@ -68,20 +68,6 @@ def _stored(db: Path) -> int:
         return int(conn.execute("select count(*) from clicks").fetchone()[0])
 
 
-def _fill(path: Path) -> None:
-    """Write until the volume refuses a byte more."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for size in (65536, 1):
-            try:
-                while os.write(fd, b"\0" * size):
-                    pass
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-
-
 def test_a_full_data_volume_answers_503_without_a_redirect_and_recovers(
     tmp_path: Path, volume: Path
 ) -> None:
@@ -96,7 +82,7 @@ def test_a_full_data_volume_answers_503_without_a_redirect_and_recovers(
             for link in links:
                 assert web.get(link).status_code == 302
                 answered[302] += 1
-            _fill(volume / "filler")
+            fill(volume / "filler")
             for n in range(60):  # the segment's last page may still take a few clicks
                 answer = web.get(links[n % len(links)])
                 assert answer.status_code in (302, 503)

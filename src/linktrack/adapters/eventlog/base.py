@@ -44,6 +44,9 @@ class EventLog(Protocol):
     def close(self) -> None:
         """Commit what is queued and release the log's files or connections."""
 
+    def health(self) -> str | None:
+        """None if the log can take appends now; else what stops it (for /readyz)."""
+
 
 def settle_one(fut: asyncio.Future[None], error: BaseException | None) -> None:
     """Complete an appender's future: done, or failed with an `EventLogError`."""

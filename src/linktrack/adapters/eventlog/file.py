@@ -10,10 +10,13 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from prometheus_client import Histogram
 
 from linktrack.adapters.eventlog.base import EventLogError, settle_one
 from linktrack.adapters.eventlog.framing import (
@@ -30,6 +33,8 @@ from linktrack.adapters.eventlog.framing import (
 log = logging.getLogger(__name__)
 
 _READ_CHUNK: Final = 1 << 20
+MIN_FREE_BYTES: Final = 64 << 10  # less free space than this: the volume is full
+COMMIT_BUCKETS: Final = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
 
 
 class _SyncWaiter:
@@ -104,6 +109,13 @@ class FileEventLog:
         self._segment = 0
         self._size = 0
         self._durable = (0, 0)
+        # How long each group commit (write + fdatasync) takes: what a click waits for.
+        self.commit_seconds = Histogram(
+            "linktrack_event_log_commit_seconds",
+            "Time to write and sync one batch of the click log",
+            registry=None,
+            buckets=COMMIT_BUCKETS,
+        )
         self._failed = False  # the last write failed: the next one starts a new segment
         self._failing = False  # writes fail (logged once, until one works again)
         self._thread: threading.Thread | None = None
@@ -242,11 +254,13 @@ class FileEventLog:
     def _commit(self, batch: _Batch) -> None:
         """Write and sync one batch, then tell everyone waiting on it."""
         error: BaseException | None = None
+        started = time.perf_counter()
         try:
             with self._io_lock:
                 self._write(b"".join(batch.records))
         except BaseException as exc:  # reported to every appender of the batch
             error = exc
+        self.commit_seconds.observe(time.perf_counter() - started)
         self._note(error)
         self.stats.fsyncs += 1
         self.stats.records += len(batch.records)
@@ -256,6 +270,21 @@ class FileEventLog:
             waiter.done.set()
         for then in batch.calls:  # a loop's turn: committed in that loop's thread
             then(error)
+
+    def health(self) -> str | None:
+        """None while the log can take appends; else why not (a full or read-only volume).
+        Asked of the directory, not of the last append: a node out of a load balancer's
+        rotation gets no clicks, and must still see the space come back."""
+        try:
+            vfs = os.statvfs(self.dir)
+        except OSError as exc:
+            return f"the data directory cannot be read: {exc}"
+        if not os.access(self.dir, os.W_OK):
+            return f"the data directory {self.dir} cannot be written"
+        free = vfs.f_bavail * vfs.f_frsize
+        if free < MIN_FREE_BYTES:
+            return f"the data volume is full ({free:,} bytes free)"
+        return None
 
     def _note(self, error: BaseException | None) -> None:
         """Log when writes start failing and when they work again: one line each, not one

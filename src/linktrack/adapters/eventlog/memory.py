@@ -46,3 +46,7 @@ class MemoryEventLog:
 
     def close(self) -> None:
         """Nothing to release: the events live as long as the object."""
+
+    def health(self) -> str | None:
+        """Always able to take events."""
+        return None

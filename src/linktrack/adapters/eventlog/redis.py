@@ -192,6 +192,16 @@ class RedisStreamEventLog:
             keep = set(done)
             self._unacked = [i for i in self._unacked if i not in keep]
 
+    def health(self) -> str | None:
+        """None if Redis answers a PING (within its socket timeout)."""
+        from redis import RedisError
+
+        try:
+            self._redis.ping()
+        except RedisError as exc:
+            return f"Redis does not answer: {exc}"
+        return None
+
     def pending_count(self) -> int:
         """Entries delivered to some consumer of the group and not yet acknowledged."""
         self._ensure_group()

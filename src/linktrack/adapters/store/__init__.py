@@ -25,10 +25,12 @@ from linktrack.adapters.store.campaigns import (
 from linktrack.adapters.store.deliveries import (
     create_deliveries,
     create_delivery,
+    delivery_backlog,
     forget_content,
     get_delivery,
     list_deliveries,
     mark_delivery,
+    ping,
     queued_deliveries,
 )
 from linktrack.adapters.store.engine import (
@@ -131,6 +133,7 @@ __all__ = [
     "create_message",
     "create_workspace",
     "delete_person",
+    "delivery_backlog",
     "find_container",
     "find_link_id",
     "find_short_link",
@@ -166,6 +169,7 @@ __all__ = [
     "people_by_identifiers",
     "people_by_pks",
     "person_activities",
+    "ping",
     "put_settings",
     "queued_deliveries",
     "recent_clicks",

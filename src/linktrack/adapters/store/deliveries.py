@@ -212,3 +212,20 @@ def list_deliveries(
         query = query.where(deliveries.c.created_at < before)
     query = query.order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)
     return every(db, query, _delivery)
+
+
+def delivery_backlog(db: Db) -> dict[str, int]:
+    """How many deliveries wait to be sent and how many failed, across workspaces."""
+    with transaction(db) as conn:
+        rows = conn.execute(
+            sa.select(deliveries.c.status, sa.func.count())
+            .where(deliveries.c.status.in_(("queued", "failed")))
+            .group_by(deliveries.c.status)
+        ).all()
+    return {"queued": 0, "failed": 0} | {status: int(n) for status, n in rows}
+
+
+def ping(db: Db) -> None:
+    """Raise unless the store answers a query."""
+    with transaction(db) as conn:
+        conn.execute(sa.select(1))

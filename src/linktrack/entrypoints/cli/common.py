@@ -40,11 +40,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
     from dataclasses import replace
     from pathlib import Path
 
-    from linktrack.bootstrap import Config
+    from linktrack.bootstrap import Config, parse_address
 
     try:
         base = Config.from_env()
-    except ValueError as exc:  # a LINKTRACK_* variable the user can fix
+        metrics = parse_address(getattr(args, "metrics", None))
+    except ValueError as exc:  # a LINKTRACK_* variable or option the user can fix
         raise CliError(str(exc)) from None
     changes: dict[str, Any] = {}
     if getattr(args, "db", None):
@@ -57,4 +58,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
         changes["smtp_url"] = args.smtp
     if getattr(args, "webhook", None):
         changes["webhook_url"] = args.webhook
+    if metrics:
+        changes["metrics_addr"] = metrics
     return replace(base, **changes)

@@ -213,6 +213,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--smtp", help="SMTP relay URL, e.g. smtp://127.0.0.1:2525")
     serve.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics there, e.g. 127.0.0.1:9464 (LINKTRACK_METRICS_ADDR)",
+    )
+    serve.add_argument(
         "--webhook",
         help="provider webhook for SMS, WhatsApp and push (secret: LINKTRACK_WEBHOOK_SECRET)",
     )

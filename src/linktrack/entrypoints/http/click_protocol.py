@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import deque
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote
 
 import httptools
@@ -28,6 +28,7 @@ from linktrack.entrypoints.http.responses import (
     Headers,
     redirect_headers,
 )
+from linktrack.entrypoints.http.telemetry import Answered, answered_counts
 from linktrack.service.clicks import Reload, peer_of
 
 _CLICK_STARTS = (b"GET /e/c/", b"HEAD /e/c/")
@@ -239,6 +240,7 @@ class ClickProtocol(asyncio.Protocol):
         answer = _Answer(self, head, keep_alive)
         self.answers.append(answer)
         if token is None:
+            front.answered[_CLICK_404] += 1
             answer.write(404, HTML, NOT_FOUND)
         elif isinstance(token, Reload):
             task = self.loop.create_task(self._click_after_reload(front, answer, path))
@@ -251,14 +253,17 @@ class ClickProtocol(asyncio.Protocol):
         method = "HEAD" if answer.head else "GET"
         event = front.clicks.click_event(token, method, self.ua, self.forwarded, self.peer)
         answer.href = token.href
+        answer.answered = front.answered
         try:
             front.append_then(event, self.loop, answer.appended)
         except (EventLogError, OSError):
+            front.answered[_CLICK_503] += 1
             answer.write(503, RETRY_HEADERS, RETRY)
 
     async def _click_after_reload(self, front: TrackingFront, answer: _Answer, path: str) -> None:
         token = await front.clicks.verify_after_reload(KeyRing.verify_click, path)
         if token is None:
+            front.answered[_CLICK_404] += 1
             answer.write(404, HTML, NOT_FOUND)
         else:
             self._append(front, answer, token)
@@ -333,10 +338,17 @@ class ClickProtocol(asyncio.Protocol):
         refusal.write(status, headers, body)
 
 
+# The keys of TrackingFront.answered the fast path adds to (telemetry.answered_counts).
+_CLICK_302: Final = ("click", 302)
+_CLICK_404: Final = ("click", 404)
+_CLICK_503: Final = ("click", 503)
+_NOT_COUNTED: Final = answered_counts()  # until _append sets the front's; refusals never append
+
+
 class _Answer:
     """The response to one click, ready once its append is durable."""
 
-    __slots__ = ("conn", "head", "href", "keep_alive", "response")
+    __slots__ = ("answered", "conn", "head", "href", "keep_alive", "response")
 
     def __init__(self, conn: ClickProtocol, head: bool, keep_alive: bool) -> None:
         self.conn = conn
@@ -344,11 +356,14 @@ class _Answer:
         self.keep_alive = keep_alive
         self.href = ""
         self.response: bytes | None = None
+        self.answered: Answered = _NOT_COUNTED
 
     def appended(self, error: BaseException | None) -> None:
         if error is not None:
+            self.answered[_CLICK_503] += 1
             self.write(503, RETRY_HEADERS, RETRY)
         else:
+            self.answered[_CLICK_302] += 1
             self.write(302, redirect_headers(self.href), b"")
 
     def write(self, status: int, headers: Headers, body: bytes) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from linktrack.adapters.eventlog import EventLogError, Then
 from linktrack.core.tokens import KeyRing
-from linktrack.entrypoints.http import responses
+from linktrack.entrypoints.http import responses, telemetry
 from linktrack.service.clicks import peer_of
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ class TrackingFront:
         self.log = services.event_log
         self.clicks = services.clicks
         self.loop: asyncio.AbstractEventLoop | None = None  # set at lifespan startup
+        self.answered = telemetry.answered_counts()  # (route, status) → answers
+        self._metrics: Any = None  # the Prometheus endpoint's server, if configured
         self.append_then: Callable[[bytes, asyncio.AbstractEventLoop, Then], None] = (
             self.log.append_then
         )
@@ -51,6 +54,13 @@ class TrackingFront:
             await self.open(scope, send)
         elif path.startswith("/lnk.") and self.services.shortlinks is not None:
             await self.short(scope, send, path)
+        elif path in ("/healthz", "/readyz"):
+            if scope["method"] not in ("GET", "HEAD"):
+                await _respond(send, 405, [(b"allow", b"GET, HEAD"), *responses.JSON], b"{}")
+            elif path == "/healthz":
+                await _respond(send, 200, responses.JSON, b'{"status":"ok"}')
+            else:
+                await self.ready(send)
         else:
             await self.call_api(scope, receive, send)
 
@@ -60,6 +70,7 @@ class TrackingFront:
             if message["type"] == "lifespan.startup":
                 self.loop = asyncio.get_running_loop()
                 self.services.start()
+                self._metrics = telemetry.serve_metrics(self.services, self.answered)
                 # Everything built so far lives as long as the process: move it out
                 # of the collector's sight. Otherwise each full collection walks the
                 # whole heap (SQLAlchemy, Starlette, Liquid) and stalls clicks for
@@ -69,6 +80,8 @@ class TrackingFront:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.services.stop()
+                if self._metrics is not None:
+                    self._metrics.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -78,10 +91,12 @@ class TrackingFront:
         """Verify, append durably, then redirect — never before the append."""
         method = scope["method"]
         if method not in ("GET", "HEAD"):
+            self.answered["click", 405] += 1
             await _respond(send, 405, [(b"allow", b"GET, HEAD"), *responses.HTML], b"")
             return
         token = await self.clicks.verify(KeyRing.verify_click, path or scope["path"])
         if token is None:
+            self.answered["click", 404] += 1
             await _respond(send, 404, responses.HTML, responses.NOT_FOUND)
             return
         ua, forwarded = _headers_of(scope)
@@ -89,13 +104,16 @@ class TrackingFront:
         try:
             await self.log.append(event, self.loop)
         except (EventLogError, OSError):
+            self.answered["click", 503] += 1
             await _respond(send, 503, responses.RETRY_HEADERS, responses.RETRY)
             return
+        self.answered["click", 302] += 1
         await _respond(send, 302, responses.redirect_headers(token.href), b"")
 
     async def open(self, scope: Scope, send: Send) -> None:
         token = await self.clicks.verify(KeyRing.verify_open, scope["path"])
         if token is None:
+            self.answered["open", 404] += 1
             await _respond(send, 404, responses.HTML, responses.NOT_FOUND)
             return
         ua, forwarded = _headers_of(scope)
@@ -103,14 +121,19 @@ class TrackingFront:
             token, scope["method"], ua, forwarded, peer_of(scope.get("client"))
         )
         # An open pixel must still render: on a log failure the open is lost, not the page.
-        with contextlib.suppress(EventLogError, OSError):
+        try:
             await self.log.append(event, self.loop)
+        except (EventLogError, OSError):
+            self.answered["open", 503] += 1  # counted as not stored; the pixel still shows
+        else:
+            self.answered["open", 200] += 1
         await _respond(send, 200, responses.GIF_HEADERS, responses.GIF)
 
     async def short(self, scope: Scope, send: Send, path: str) -> None:
         """`/lnk.<code>` on the short domain: resolve, then exactly as a click."""
         target = await asyncio.to_thread(self.services.shortlinks.resolve, path[5:])
         if target is None or target.expired:
+            self.answered["short", 404] += 1
             await _respond(
                 send,
                 404,
@@ -119,6 +142,14 @@ class TrackingFront:
             )
             return
         await self.click(scope, send, target.path)
+
+    async def ready(self, send: Send) -> None:
+        """200 when the store answers, the click log takes appends and the writer keeps up;
+        else 503 with what failed (a load balancer takes the node out of rotation)."""
+        checks = await telemetry.readiness(self.services)
+        failed = {name: why for name, why in checks.items() if why is not None}
+        body = orjson.dumps({"ready": not failed, "failed": failed})
+        await _respond(send, 503 if failed else 200, responses.JSON, body)
 
     async def call_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The API, with its body read here first (small JSON) so the 1 MiB limit holds."""
