@@ -279,6 +279,10 @@ def test_postgresql_restarted_under_load_loses_and_doubles_nothing(tmp_path: Pat
         writer = poll(lambda: app.get("/v1/writer").json()["writer"],
                       lambda w: w["state"] == "ok")  # fmt: skip
         assert writer["consumer"] == "writer"
+        # One line (with its traceback) per outage, and one when it works again.
+        log = server.log.read_text()
+        for failing in ("writer batches fail", "delivery worker passes fail"):
+            assert log.count(failing) <= len(restarts), (failing, log[-4000:])
     print(f"postgres restarted under load ({'; '.join(restarts)}): {answered[0]} clicks "
           f"answered 302, {answered[1]} otherwise, {stored[0]} stored once; "
           f"{time.monotonic() - started:.1f} s")  # fmt: skip

@@ -75,12 +75,18 @@ class DeliveryWorker:
         self._not_before.pop(delivery_id, None)
 
     def run_forever(self, stop: threading.Event, interval: float = 0.2) -> None:
+        failing = False
         while not stop.is_set():
             try:
                 busy = self.run_once()
             except Exception:  # keep delivering after a transient store error
-                log.exception("delivery worker pass failed")
-                busy = 0
+                if not failing:  # one line with the cause, not one per pass
+                    log.exception("delivery worker passes fail; retrying")
+                failing, busy = True, 0
+            else:
+                if failing:
+                    log.warning("delivery worker passes work again")
+                failing = False
             if not busy:
                 stop.wait(interval)
 

@@ -27,6 +27,8 @@ from linktrack.service.progress import Progress
 
 log = logging.getLogger(__name__)
 
+MAX_BACKOFF = 5.0  # seconds between retries of a failing batch: a store back is seen soon
+
 
 @dataclass
 class WriterStats:
@@ -134,14 +136,22 @@ class Writer:
     def run_forever(self, stop: threading.Event, idle_seconds: float = 0.2) -> None:
         """Loop until `stop` is set: drain, sleep when idle, back off on errors."""
         backoff = idle_seconds
+        failures = 0
         while not stop.is_set():
             try:
                 n = self.run_once()
             except Exception:
-                log.exception("writer batch failed; retrying in %.1fs", backoff)
+                # One line with the cause when batches start failing (a store restarting,
+                # Redis away), not one per retry; one more when they work again.
+                if failures == 0:
+                    log.exception("writer batches fail; retrying every %g s at most", MAX_BACKOFF)
+                failures += 1
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, MAX_BACKOFF)
                 continue
+            if failures:
+                log.warning("writer batches work again after %d failed attempts", failures)
+                failures = 0
             backoff = idle_seconds
             if n == 0:
                 stop.wait(idle_seconds)
