@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,63 @@ def test_serve_installs_the_click_fast_path_and_refuses_to_start_without_it(
     assert (code, served) == (2, [])
     err = capsys.readouterr().err
     assert "fast path cannot be installed" in err and "ProxyHeadersMiddleware" in err
+
+
+def test_version_and_migrate_with_its_dry_run(tmp_path: Path, db_url: str) -> None:
+    import sqlalchemy as sa
+
+    from linktrack.adapters.store import make_engine, migrate
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "linktrack.entrypoints.cli", *args],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    assert run("--version").stdout.startswith("linktrack ")
+    migrate(db_url, "0001")  # a store from the first release
+    dry = run("migrate", "--db", db_url, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Running upgrade 0001 -> 0002" in dry.stdout and "ALTER TABLE" in dry.stdout.upper()
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:  # the dry run changed nothing
+            assert conn.execute(sa.text("select version_num from alembic_version")).all() == [
+                ("0001",)
+            ]
+        done = run("migrate", "--db", db_url)
+        assert done.returncode == 0 and "from 0001 to 0004" in done.stdout, done.stderr
+        assert "is current (0004)" in run("migrate", "--db", db_url).stdout
+        assert "current, nothing to run" in run("migrate", "--db", db_url, "--dry-run").stdout
+    finally:
+        engine.dispose()
+    bad = run("migrate", "--db", f"sqlite:///{tmp_path}/no/such/dir/x.db")
+    assert bad.returncode == 2 and "cannot migrate" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_common_operator_mistakes_get_a_clear_message(tmp_path: Path) -> None:
+    import socket
+
+    from server import free_port, running
+
+    def serve(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "linktrack.entrypoints.cli", "serve",
+             "--data-dir", str(tmp_path / "data"), *args],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = serve("--db", f"sqlite:///{tmp_path}/a.db", "--port", port)
+    assert busy.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr
+    nowhere = serve("--db", "postgresql+psycopg://nobody@127.0.0.1:1/x", "--port", str(free_port()))
+    assert nowhere.returncode == 2 and "cannot open the store" in nowhere.stderr
+    assert "Traceback" not in busy.stderr + nowhere.stderr
+    with running(f"sqlite:///{tmp_path}/t.db", tmp_path) as server:
+        with socket.create_connection(("127.0.0.1", server.port)) as tls:
+            tls.sendall(bytes.fromhex("160301002a0100002603035a") + b"\0" * 38)  # a ClientHello
+            tls.settimeout(10)
+            assert tls.recv(100).startswith(b"HTTP/1.1 400")
+        time.sleep(0.3)
+        assert "a client spoke TLS (HTTPS) to this plain-HTTP port" in server.log.read_text()

@@ -72,3 +72,37 @@ def test_readyz_says_when_the_click_log_cannot_take_clicks(tmp_path: Path) -> No
         assert httpx.get(f"{server.url}/healthz").status_code == 200  # alive, only not ready
         filler.unlink()
         assert httpx.get(f"{server.url}/readyz").status_code == 200
+
+
+def _heartbeats(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        query = "select count(*) from consumer_offsets where heartbeat_at is not null"
+        return int(conn.execute(query).fetchone()[0])
+
+
+def test_readyz_says_when_the_writer_has_stalled(tmp_path: Path) -> None:
+    """A writer that stops reporting (here: stopped with SIGSTOP) makes the node unready
+    once it has been silent past the bound; it is ready again when the writer goes on."""
+    import os
+    import signal
+
+    from server import session_processes
+
+    env = {"LINKTRACK_MAX_WRITER_LAG": "1"}  # silent for max(1, 15) s: stalled
+    with running(f"sqlite:///{tmp_path}/w.db", tmp_path, env=env) as server:
+        assert server.proc is not None
+        poll(lambda: httpx.get(f"{server.url}/readyz").status_code, lambda s: s == 200)
+        poll(lambda: _heartbeats(tmp_path / "w.db"), lambda n: n == 1)  # it has reported
+        (writer,) = [p for p in session_processes(server.proc.pid)
+                     if b"consume" in Path(f"/proc/{p}/cmdline").read_bytes()]  # fmt: skip
+        os.kill(writer, signal.SIGSTOP)
+        try:
+            unready = poll(lambda: httpx.get(f"{server.url}/readyz"),
+                           lambda r: r.status_code == 503, timeout=40)  # fmt: skip
+            assert "the writer is stalled" in unready.json()["failed"]["writer"]
+        finally:
+            os.kill(writer, signal.SIGCONT)
+        poll(lambda: httpx.get(f"{server.url}/readyz").status_code, lambda s: s == 200,
+             timeout=30)  # fmt: skip

@@ -124,7 +124,8 @@ def test_cio_link_renders_the_destination_or_a_signed_link_to_it(
 
 
 _TAG = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20).map(
-    lambda t: t.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    # Escaped as an HTML attribute; a brace as an entity, so Liquid never reads "{{" as markup.
+    lambda t: t.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace("{", "&#123;")
 ) | st.sampled_from(["", " ", "cta", " cta ", "CTA", "c&#116;a", "x" * 255, "y" * 256])
 
 

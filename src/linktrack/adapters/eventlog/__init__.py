@@ -14,7 +14,8 @@ What is appended is an event's wire form (`linktrack.core.events`): bytes.
 from __future__ import annotations
 
 from linktrack.adapters.eventlog.base import EventLog, EventLogError, Then
-from linktrack.adapters.eventlog.file import FileEventLog, FileLogStats
+from linktrack.adapters.eventlog.commits import FileLogStats
+from linktrack.adapters.eventlog.file import FileEventLog
 from linktrack.adapters.eventlog.framing import MAX_EVENT_BYTES, parse_position
 from linktrack.adapters.eventlog.memory import MemoryEventLog
 from linktrack.adapters.eventlog.redis import RedisStreamEventLog

@@ -12,13 +12,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from prometheus_client import Histogram
-
 from linktrack.adapters.eventlog.base import EventLogError, settle_one
+from linktrack.adapters.eventlog.commits import Batch, FileLogStats, SyncWaiter, volume_health
 from linktrack.adapters.eventlog.framing import (
     SEGMENT_DIGITS,
     check_file_position,
@@ -33,42 +31,6 @@ from linktrack.adapters.eventlog.framing import (
 log = logging.getLogger(__name__)
 
 _READ_CHUNK: Final = 1 << 20
-MIN_FREE_BYTES: Final = 64 << 10  # less free space than this: the volume is full
-COMMIT_BUCKETS: Final = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
-
-
-class _SyncWaiter:
-    __slots__ = ("done", "error")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-
-class _Batch:
-    """Records waiting for one group commit, and who waits for them: blocking
-    appenders (the flusher thread's batch) or one loop's callbacks (its turn)."""
-
-    __slots__ = ("calls", "records", "sync")
-
-    def __init__(self) -> None:
-        self.records: list[bytes] = []
-        self.sync: list[_SyncWaiter] = []
-        # A loop's turn batch: called in that loop's thread once the batch is on disk.
-        self.calls: list[Callable[[BaseException | None], None]] = []
-
-
-@dataclass
-class FileLogStats:
-    """Group-commit counters: records / fsyncs is the mean batch size."""
-
-    records: int = 0
-    fsyncs: int = 0
-    largest_batch: int = 0
-
-    @property
-    def mean_batch(self) -> float:
-        return self.records / self.fsyncs if self.fsyncs else 0.0
 
 
 class FileEventLog:
@@ -98,9 +60,9 @@ class FileEventLog:
         # on close), taken by the flusher before it swaps the batch out.
         self._wake = threading.Lock()
         self._wake.acquire()
-        self._batch = _Batch()  # the flusher thread's next commit (append_sync)
+        self._batch = Batch()  # the flusher thread's next commit (append_sync)
         # Per event loop, the appends of its current turn (append_future).
-        self._turns: dict[asyncio.AbstractEventLoop, _Batch] = {}
+        self._turns: dict[asyncio.AbstractEventLoop, Batch] = {}
         # One writer at a time: the flusher thread or a loop ending its turn.
         self._io_lock = threading.Lock()
         self._closing = False
@@ -109,13 +71,6 @@ class FileEventLog:
         self._segment = 0
         self._size = 0
         self._durable = (0, 0)
-        # How long each group commit (write + fdatasync) takes: what a click waits for.
-        self.commit_seconds = Histogram(
-            "linktrack_event_log_commit_seconds",
-            "Time to write and sync one batch of the click log",
-            registry=None,
-            buckets=COMMIT_BUCKETS,
-        )
         self._failed = False  # the last write failed: the next one starts a new segment
         self._failing = False  # writes fail (logged once, until one works again)
         self._thread: threading.Thread | None = None
@@ -211,7 +166,7 @@ class FileEventLog:
                 raise EventLogError("the event log is closed")
             batch = self._turns.get(loop)
             if batch is None:
-                batch = self._turns[loop] = _Batch()
+                batch = self._turns[loop] = Batch()
                 loop.call_soon(self._commit_turn, loop)
             batch.records.append(record)
             batch.calls.append(then)
@@ -227,7 +182,7 @@ class FileEventLog:
         if self.readonly:
             raise EventLogError("this event log was opened read-only")
         record = frame(event)
-        waiter = _SyncWaiter()
+        waiter = SyncWaiter()
         with self._lock:
             if self._closing:
                 raise EventLogError("the event log is closed")
@@ -244,14 +199,14 @@ class FileEventLog:
         while True:
             self._wake.acquire()
             with self._lock:
-                batch, self._batch = self._batch, _Batch()
+                batch, self._batch = self._batch, Batch()
                 closing = self._closing
             if batch.records:
                 self._commit(batch)
             if closing:  # no append is taken once closing: nothing can follow
                 return
 
-    def _commit(self, batch: _Batch) -> None:
+    def _commit(self, batch: Batch) -> None:
         """Write and sync one batch, then tell everyone waiting on it."""
         error: BaseException | None = None
         started = time.perf_counter()
@@ -260,7 +215,7 @@ class FileEventLog:
                 self._write(b"".join(batch.records))
         except BaseException as exc:  # reported to every appender of the batch
             error = exc
-        self.commit_seconds.observe(time.perf_counter() - started)
+        self.stats.commit_seconds.observe(time.perf_counter() - started)
         self._note(error)
         self.stats.fsyncs += 1
         self.stats.records += len(batch.records)
@@ -272,19 +227,8 @@ class FileEventLog:
             then(error)
 
     def health(self) -> str | None:
-        """None while the log can take appends; else why not (a full or read-only volume).
-        Asked of the directory, not of the last append: a node out of a load balancer's
-        rotation gets no clicks, and must still see the space come back."""
-        try:
-            vfs = os.statvfs(self.dir)
-        except OSError as exc:
-            return f"the data directory cannot be read: {exc}"
-        if not os.access(self.dir, os.W_OK):
-            return f"the data directory {self.dir} cannot be written"
-        free = vfs.f_bavail * vfs.f_frsize
-        if free < MIN_FREE_BYTES:
-            return f"the data volume is full ({free:,} bytes free)"
-        return None
+        """None while the log can take appends; else why not (`volume_health`)."""
+        return volume_health(self.dir)
 
     def _note(self, error: BaseException | None) -> None:
         """Log when writes start failing and when they work again: one line each, not one

@@ -39,6 +39,7 @@ from linktrack.adapters.store.engine import (
     Engine,
     make_engine,
     migrate,
+    migration_sql,
     transaction,
 )
 from linktrack.adapters.store.events import (
@@ -165,6 +166,7 @@ __all__ = [
     "message_metrics",
     "metadata",
     "migrate",
+    "migration_sql",
     "pair_first_times",
     "people_by_identifiers",
     "people_by_pks",

@@ -87,6 +87,31 @@ def migrate(target: str | Engine, revision: str = "heads") -> None:
             engine.dispose()
 
 
+def migration_sql(engine: Engine) -> tuple[list[str], str]:
+    """(the store's current revisions, the SQL `migrate` would run on it as a script);
+    nothing is changed. "" when the store is current."""
+    import io
+
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.connect() as conn:
+        current = sorted(MigrationContext.configure(conn).get_current_heads())
+    heads = sorted(ScriptDirectory.from_config(cfg).get_heads())
+    if current == heads:
+        return current, ""
+    if len(current) > 1:  # an offline script starts from one revision
+        raise ValueError(f"the store is at revisions {', '.join(current)}: run migrate itself")
+    cfg.output_buffer = io.StringIO()
+    cfg.attributes["dialect"] = engine.dialect.name
+    command.upgrade(cfg, f"{current[0]}:heads" if current else "heads", sql=True)
+    return current, cfg.output_buffer.getvalue()
+
+
 @contextmanager
 def transaction(db: Db) -> Iterator[Connection]:
     """`db` itself when it is a connection (the caller's transaction), else a new one."""

@@ -76,35 +76,6 @@ def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-_READY = {
-    "type": "object",
-    "required": ["ready", "failed"],
-    "properties": {
-        "ready": {"type": "boolean"},
-        "failed": {
-            "type": "object",
-            "additionalProperties": {"type": "string"},
-            "description": "check (store, event_log, writer) → what is wrong",
-        },
-    },
-}
-_HEALTH = {
-    "healthz": {
-        "summary": "Liveness: the process answers",
-        "security": [],
-        "responses": {"200": {"description": "Alive", "content": {"application/json": {
-            "schema": {"type": "object", "properties": {"status": {"const": "ok"}}}}}}},
-    },
-    "readyz": {
-        "summary": "Readiness: the store answers, the click log takes appends, the writer keeps up",
-        "security": [],
-        "responses": {
-            "200": {"description": "Ready", "content": {"application/json": {"schema": _READY}}},
-            "503": {"description": "Not ready: what failed",
-                    "content": {"application/json": {"schema": _READY}}},
-        },
-    },
-}  # fmt: skip
 _TRACKED_PATH = [_path("payload"), _path("signature")]
 _REDIRECTED = {"description": "Redirect (sent only once the click is durable)"}
 _NOT_STORED = {"description": "The click could not be stored: retry (Retry-After)"}
@@ -277,8 +248,8 @@ OPENAPI: dict[str, Any] = {
                 response={"type": "string"},
             )
         },
-        "/healthz": {"get": _HEALTH["healthz"]},
-        "/readyz": {"get": _HEALTH["readyz"]},
+        "/healthz": {"get": schemas.HEALTH["healthz"]},
+        "/readyz": {"get": schemas.HEALTH["readyz"]},
         "/openapi.json": {"get": _op("This document", security="")},
         "/v1/openapi.json": {"get": _op("This document (as /openapi.json)", security="")},
     },

@@ -364,3 +364,34 @@ JOB = {
         "finished_at": {"type": ["number", "null"]},
     },
 }
+
+READY = {
+    "type": "object",
+    "required": ["ready", "failed"],
+    "properties": {
+        "ready": {"type": "boolean"},
+        "failed": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "check (store, event_log, writer) → what is wrong",
+        },
+    },
+}
+# /healthz and /readyz: whole operations, on the tracking front rather than the API.
+HEALTH = {
+    "healthz": {
+        "summary": "Liveness: the process answers",
+        "security": [],
+        "responses": {"200": {"description": "Alive", "content": {"application/json": {
+            "schema": {"type": "object", "properties": {"status": {"const": "ok"}}}}}}},
+    },
+    "readyz": {
+        "summary": "Readiness: the store answers, the click log takes appends, the writer keeps up",
+        "security": [],
+        "responses": {
+            "200": {"description": "Ready", "content": {"application/json": {"schema": READY}}},
+            "503": {"description": "Not ready: what failed",
+                    "content": {"application/json": {"schema": READY}}},
+        },
+    },
+}  # fmt: skip

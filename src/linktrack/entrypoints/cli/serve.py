@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the whole system with one command: API, tracking endpoints, writer, delivery."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from linktrack.adapters.store import make_engine, migrate
 
     if not args.public_url:
@@ -35,9 +37,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if config.webhook_url and not config.webhook_secret:
         raise CliError("a webhook needs LINKTRACK_WEBHOOK_SECRET: receivers verify signatures")
     check_data_dir(config)
+    _check_port(args.host, args.port)
     engine = make_engine(config.db_url)
-    migrate(engine)  # once, here: workers then start on a current schema
-    engine.dispose()
+    try:
+        migrate(engine)  # once, here: workers then start on a current schema
+    except SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc  # the driver's message, without SQL
+        raise CliError(f"cannot open the store {config.db_url}: {reason}") from None
+    finally:
+        engine.dispose()
     if args.demo:
         print(_demo_text(config.public_url, _demo_key(config)), flush=True)
     os.environ.update(config.to_env())
@@ -55,6 +63,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.stop()
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """A clear error before anything starts when the port is taken (uvicorn would say so
+    only after the store is migrated and the writer started)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            why = f"{exc.strerror} (another linktrack, or another server, holds it)"
+            raise CliError(f"cannot listen on {host}:{port}: {why}") from None
 
 
 def uvicorn_config(args: argparse.Namespace) -> uvicorn.Config:

@@ -26,9 +26,10 @@ from linktrack.entrypoints.http.responses import (
     TEXT,
     TOO_LARGE,
     Headers,
+    default_headers,
     redirect_headers,
 )
-from linktrack.entrypoints.http.telemetry import Answered, answered_counts
+from linktrack.entrypoints.http.telemetry import Answered, answered_counts, tls_spoken
 from linktrack.service.clicks import Reload, peer_of
 
 _CLICK_STARTS = (b"GET /e/c/", b"HEAD /e/c/")
@@ -143,6 +144,8 @@ class ClickProtocol(asyncio.Protocol):
         if self.held or (
             not self.in_message and self.state is _CLICKS and not data.startswith(_CLICK_STARTS)
         ):
+            if data[:1] == b"\x16" and not self.held:  # a TLS handshake record
+                tls_spoken(self.loop.time())
             self._to_delegate(data)  # from a request's first byte: uvicorn's from here on
             return
         try:
@@ -368,7 +371,7 @@ class _Answer:
 
     def write(self, status: int, headers: Headers, body: bytes) -> None:
         conn = self.conn
-        lines = [STATUS_LINES[status], _default_headers(conn.server_state.default_headers)]
+        lines = [STATUS_LINES[status], default_headers(conn.server_state.default_headers)]
         for name, value in headers:
             lines += [name, b": ", value, b"\r\n"]
         lines.append(b"content-length: %d\r\n" % len(body))
@@ -377,17 +380,6 @@ class _Answer:
         lines += [b"\r\n", b"" if self.head else body]
         self.response = b"".join(lines)
         conn.answer_ready()
-
-
-_joined: tuple[object, bytes] = (None, b"")
-
-
-def _default_headers(headers: list[tuple[bytes, bytes]]) -> bytes:
-    """uvicorn's default headers (Date) as bytes; uvicorn replaces the list each second."""
-    global _joined
-    if _joined[0] is not headers:
-        _joined = (headers, b"".join(name + b": " + value + b"\r\n" for name, value in headers))
-    return _joined[1]
 
 
 def _watch_idle(conn: ClickProtocol) -> None:

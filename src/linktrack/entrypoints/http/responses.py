@@ -52,3 +52,14 @@ STATUS_LINES = {
     404: b"HTTP/1.1 404 Not Found\r\n",
     503: b"HTTP/1.1 503 Service Unavailable\r\n",
 }
+
+
+_joined: tuple[object, bytes] = (None, b"")
+
+
+def default_headers(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """uvicorn's default headers (Date) as bytes; uvicorn replaces the list each second."""
+    global _joined
+    if _joined[0] is not headers:
+        _joined = (headers, b"".join(name + b": " + value + b"\r\n" for name, value in headers))
+    return _joined[1]

@@ -11,6 +11,7 @@ lag and rate, the delivery backlog) at most once per `STORE_EVERY` seconds.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
@@ -23,6 +24,8 @@ from linktrack.adapters import store
 
 if TYPE_CHECKING:
     from linktrack.bootstrap import Services
+
+log = logging.getLogger(__name__)
 
 ROUTES: Final = ("click", "open", "short")
 STATUSES: Final = (200, 302, 404, 405, 503)
@@ -55,7 +58,8 @@ class NodeCollector(Collector):
         for (route, status), n in list(self.answered.items()):
             counts.add_metric([route, str(status)], n)
         yield counts
-        commits = getattr(self.services.event_log, "commit_seconds", None)
+        stats = getattr(self.services.event_log, "stats", None)  # the file log's
+        commits = getattr(stats, "commit_seconds", None)
         if commits is not None:
             yield from commits.collect()
         writer, backlog = self._from_store()
@@ -133,3 +137,16 @@ def serve_metrics(services: Services, answered: Answered) -> Any:
     server, _thread = start_http_server(int(port), host.strip("[]") or "127.0.0.1",
                                         registry=registry)  # fmt: skip
     return server
+
+
+_TLS_WARNED = [float("-inf")]  # when a client speaking TLS to this port was last logged
+
+
+def tls_spoken(now: float) -> None:
+    """uvicorn refuses the bytes as "Invalid HTTP request"; say why, once a minute."""
+    if now - _TLS_WARNED[0] >= 60.0:
+        _TLS_WARNED[0] = now
+        log.warning(
+            "a client spoke TLS (HTTPS) to this plain-HTTP port: put a TLS terminator "
+            "(a reverse proxy) in front of linktrack, or have clients use http://"
+        )

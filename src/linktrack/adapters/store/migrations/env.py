@@ -42,6 +42,18 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
+def run_migrations_offline() -> None:
+    """`linktrack migrate --dry-run`: the SQL as a script, for the store's dialect."""
+    context.configure(
+        dialect_name=config.attributes["dialect"],
+        target_metadata=metadata,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 if context.is_offline_mode():
-    raise RuntimeError("offline (SQL script) migrations are not supported")
-run_migrations_online()
+    run_migrations_offline()
+else:
+    run_migrations_online()
