@@ -260,3 +260,44 @@ def test_common_operator_mistakes_get_a_clear_message(tmp_path: Path) -> None:
             assert tls.recv(100).startswith(b"HTTP/1.1 400")
         time.sleep(0.3)
         assert "a client spoke TLS (HTTPS) to this plain-HTTP port" in server.log.read_text()
+
+
+def test_workspaces_and_their_keys_from_the_command_line(tmp_path: Path) -> None:
+    import re
+
+    import httpx
+
+    from server import app_client, running
+
+    db = f"sqlite:///{tmp_path}/keys.db"
+
+    def run(*args: str) -> Any:
+        out = subprocess.run([sys.executable, "-m", "linktrack.entrypoints.cli", *args, "--db", db],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout) if "--json" in args else out.stdout
+
+    with running(db, tmp_path) as server:
+        ws = server.workspace("Keys")
+        listed = run("workspace", "list", "--json")
+        assert [(w["id"], w["name"], w["site_id"]) for w in listed] == [(ws["id"], "Keys", ws["site_id"])]
+        assert ws["app_api_key"] not in json.dumps(listed)  # keys are never listed
+        old = app_client(server, ws["app_api_key"])
+        sent = old.post("/v1/send/email", json={"to": "k@example.com", "identifiers": {"id": "k"},
+                                                "subject": "s", "body": '<a href="https://k.example/">k</a>'})  # fmt: skip
+        body = old.get(f"/v1/deliveries/{sent.json()['delivery_id']}").json()["delivery"]["body"]
+        (link,) = re.findall(r'href="([^"]+/e/c/[^"]+)"', body)
+        decoded = run("decode", link)  # verified with the workspace's key from the store
+        assert json.loads(decoded)["href"].startswith("https://k.example/?_cio_id=")
+        assert json.loads(decoded)["workspace_id"] == ws["id"]
+        new = run("workspace", "keys", "rotate", str(ws["id"]), "--kind", "app", "--json")
+        assert old.get("/v1/transactional").status_code == 401  # revoked at once
+        assert app_client(server, new["app_api_key"]).get("/v1/transactional").status_code == 200
+        track = httpx.get(f"{server.url}/api/v1/customers/k", auth=(ws["site_id"], ws["track_api_key"]))
+        assert track.status_code != 401  # the track key was not rotated
+        kid = run("workspace", "signing-key", "rotate", str(ws["id"]), "--json")["kid"]
+        assert kid in json.dumps(run("workspace", "list", "--json"))
+        assert json.loads(run("decode", link))["kid"] != kid  # the old link still verifies
+    forged = subprocess.run([sys.executable, "-m", "linktrack.entrypoints.cli", "decode", link],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert forged.returncode == 1  # without --db: the development key, which did not sign it

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -173,3 +173,24 @@ def retire_signing_key(db: Db, workspace_id: int, kid: str) -> None:
         conn.execute(
             sa.update(signing_keys).where(signing_keys.c.kid == kid).values(retired_at=time.time())
         )
+
+
+def list_workspaces(db: Db) -> list[Workspace]:
+    """Every workspace, oldest first."""
+    return every(db, sa.select(workspaces).order_by(workspaces.c.id), _workspace)
+
+
+def replace_api_keys(db: Db, workspace_id: int, kinds: Sequence[str]) -> dict[str, str]:
+    """New API keys of `kinds` for a workspace; its old keys of those kinds stop working
+    at once. kind → the new key (shown once: only its hash is kept)."""
+    for kind in kinds:
+        check_choice(kind, API_KEY_KINDS, "API key kind")
+    with transaction(db) as conn:
+        if get_workspace(conn, workspace_id) is None:
+            raise NotFoundError(f"no workspace {workspace_id}")
+        conn.execute(
+            sa.delete(api_keys).where(
+                api_keys.c.workspace_id == workspace_id, api_keys.c.kind.in_(kinds)
+            )
+        )
+        return {kind: create_api_key(conn, workspace_id, kind) for kind in kinds}

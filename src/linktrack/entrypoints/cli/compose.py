@@ -28,6 +28,22 @@ def _keyring() -> KeyRing:
     return KeyRing([SigningKey(kid, secret.encode())])
 
 
+def _store_keyring(db_url: str) -> tuple[KeyRing, dict[str, int]]:
+    """The live signing keys of every workspace of a store, and which workspace owns each."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from linktrack.adapters import store
+    from linktrack.service.keys import KeyStore
+
+    engine = store.make_engine(db_url)
+    try:
+        return KeyStore(engine).ring, store.signing_key_workspaces(engine)
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot read the signing keys of {db_url}: {exc}") from None
+    finally:
+        engine.dispose()
+
+
 def _read_json(path: str | None, what: str) -> dict[str, Any]:
     if not path:
         return {}
@@ -126,9 +142,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_decode(args: argparse.Namespace) -> int:
     """Verify a tracked URL and print what it carries."""
     path = urlsplit(args.url.strip()).path
+    owners: dict[str, int] = {}
     try:
         kind, payload, signature = split_path(path)
-        ring = _keyring()
+        if args.db:
+            ring, owners = _store_keyring(args.db)
+        else:
+            ring = _keyring()
         if kind == "c":
             click = ring.verify_click(payload, signature)
             data: dict[str, Any] = {
@@ -142,6 +162,8 @@ def cmd_decode(args: argparse.Namespace) -> int:
         else:
             opened = ring.verify_open(payload, signature)
             data = {"type": "open", "kid": opened.kid, "delivery_id": opened.delivery_id}
+        if args.db:
+            data["workspace_id"] = owners.get(data["kid"])
     except TokenError as exc:
         print(f"linktrack: not a valid tracked URL: {exc}", file=sys.stderr)
         return 1
@@ -174,4 +196,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     decode = sub.add_parser("decode", help="verify a tracked URL and print its payload")
     decode.add_argument("url")
+    decode.add_argument(
+        "--db", help="verify with the live signing keys of this store's workspaces"
+    )
     decode.set_defaults(func=cmd_decode)
