@@ -196,7 +196,5 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     decode = sub.add_parser("decode", help="verify a tracked URL and print its payload")
     decode.add_argument("url")
-    decode.add_argument(
-        "--db", help="verify with the live signing keys of this store's workspaces"
-    )
+    decode.add_argument("--db", help="verify with the live signing keys of this store's workspaces")
     decode.set_defaults(func=cmd_decode)

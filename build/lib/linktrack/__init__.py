@@ -1,0 +1,1 @@
+"""linktrack: self-hosted link tracking for messages."""

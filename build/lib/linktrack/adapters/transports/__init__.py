@@ -1,0 +1,1 @@
+"""How deliveries leave: SMTP for email, a signed provider webhook for SMS, WhatsApp and push."""

@@ -1,0 +1,1 @@
+"""Entrypoints that only translate: the HTTP front (clicks, API) and the CLI."""

@@ -1,0 +1,57 @@
+"""Sending one message on any channel; a delivery; the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from linktrack.adapters import store
+from linktrack.core import model
+from linktrack.core.errors import InputError, NotFoundError
+from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int, with_body
+from linktrack.entrypoints.api.views import delivery_view
+from linktrack.service.send_requests import parse_send
+from linktrack.service.sending import Sender
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveriesApi:
+    """The endpoints under /v1/send, /v1/deliveries and /v1/outbox."""
+
+    engine: store.Engine
+    sender: Sender
+
+    @with_body
+    def send(self, request: Request, data: Any) -> JSON:
+        ws = app_workspace(self.engine, request)
+        channel = request.path_params["channel"]
+        if channel not in model.CHANNELS:
+            channels = ", ".join(sorted(model.CHANNELS))
+            raise NotFoundError(f"no such endpoint: channels are {channels}")
+        result = self.sender.send(ws, parse_send(data, channel))
+        return JSON(
+            {
+                "delivery_id": result.delivery_id,
+                "queued_at": int(result.queued_at),
+                "warnings": result.warnings,
+            }
+        )
+
+    @endpoint
+    def show(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        delivery = store.get_delivery(self.engine, ws.id, request.path_params["delivery_id"])
+        if delivery is None:
+            raise NotFoundError("no such delivery in this workspace")
+        return JSON({"delivery": delivery_view(delivery)})
+
+    @endpoint
+    def outbox(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        limit = positive_int(request.query_params.get("limit", "50"), "limit")
+        if not 1 <= limit <= 500:
+            raise InputError("limit must be between 1 and 500")
+        found = store.list_deliveries(self.engine, ws.id, status="outbox", limit=limit)
+        return JSON({"deliveries": [delivery_view(d) for d in found]})

@@ -1,0 +1,125 @@
+"""Reports: message metrics, link click series and top links; a person; the click export.
+
+The three message reports take any list of message ids: one transactional
+message, or the actions of a campaign or broadcast, or a newsletter's
+contents, so "clicked" means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from linktrack.adapters import store
+from linktrack.core import model
+from linktrack.core.errors import InputError, NotFoundError
+from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int
+from linktrack.entrypoints.api.views import activity_view, person_view
+
+_PERIODS: Final = ("hours", "days", "weeks", "months")
+
+
+def metrics(engine: store.Engine, message_ids: list[int]) -> JSON:
+    """Sent, delivered, opened, clicked (recipients) and rates over the messages."""
+    with engine.connect() as conn:
+        return JSON({"metric": store.message_metrics(conn, message_ids)})
+
+
+def link_metrics(engine: store.Engine, request: Request, message_ids: list[int]) -> JSON:
+    """Each link's click series (Customer.io's shape), by `period`, `steps` and `unique`."""
+    q = request.query_params
+    period = q.get("period", "days")
+    if period not in _PERIODS:
+        raise InputError(f"period must be one of {', '.join(_PERIODS)}")
+    steps = positive_int(q.get("steps", "7"), "steps")
+    if not 1 <= steps <= 1000:
+        raise InputError("steps must be between 1 and 1000")
+    unique = q.get("unique", "false").lower()
+    if unique not in ("true", "false"):
+        raise InputError("unique must be true or false")
+    with engine.connect() as conn:
+        return JSON(
+            store.link_series(
+                conn,
+                message_ids,
+                period,  # type: ignore[arg-type]  # checked against _PERIODS above
+                steps,
+                unique == "true",
+                time.time(),
+            )
+        )
+
+
+def top_links(engine: store.Engine, message_ids: list[int]) -> JSON:
+    """The messages' links by clicks: total and unique."""
+    with engine.connect() as conn:
+        return JSON({"links": store.top_links(conn, message_ids)})
+
+
+@dataclass(frozen=True, slots=True)
+class ReportsApi:
+    """A person and their timeline; clicks as CSV."""
+
+    engine: store.Engine
+
+    @endpoint
+    def customer(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        return JSON({"customer": person_view(self._person(ws, request))})
+
+    @endpoint
+    def activities(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        person = self._person(ws, request)
+        found = store.person_activities(self.engine, ws.id, person.id)
+        return JSON({"activities": [activity_view(a) for a in found]})
+
+    def _person(self, ws: model.Workspace, request: Request) -> model.Person:
+        person = store.get_person(self.engine, ws.id, request.path_params["identifier"])
+        if person is None:
+            raise NotFoundError("no such person in this workspace")
+        return person
+
+    @endpoint
+    def export_clicks(self, request: Request) -> Response:
+        """Clicks as CSV, for a message and/or a time range, streamed."""
+        ws = app_workspace(self.engine, request)
+        q = request.query_params
+        message_id = positive_int(q["message_id"], "message_id") if "message_id" in q else None
+        try:
+            start = float(q["start"]) if "start" in q else None
+            end = float(q["end"]) if "end" in q else None
+        except ValueError:
+            raise InputError("start and end must be epoch seconds") from None
+        if message_id is not None and store.get_message(self.engine, ws.id, message_id) is None:
+            raise NotFoundError(f"no message {message_id}")
+        return StreamingResponse(
+            self._csv(ws.id, message_id, start, end),
+            media_type="text/csv",
+            headers={"content-disposition": 'attachment; filename="clicks.csv"'},
+        )
+
+    def _csv(
+        self, workspace_id: int, message_id: int | None, start: float | None, end: float | None
+    ) -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        with self.engine.connect() as conn:
+            for i, row in enumerate(
+                store.clicks_csv_rows(
+                    conn, workspace_id, message_id=message_id, start=start, end=end
+                )
+            ):
+                writer.writerow(row)
+                if i % 500 == 0:
+                    yield buffer.getvalue().encode()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue().encode()

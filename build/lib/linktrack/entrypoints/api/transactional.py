@@ -1,0 +1,71 @@
+"""Transactional messages: create, list, read and change them; their reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from linktrack.adapters import store
+from linktrack.core import model
+from linktrack.core.errors import NotFoundError
+from linktrack.entrypoints.api import reports
+from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int, with_body
+from linktrack.entrypoints.api.views import content_view
+from linktrack.service.containers import parse_content
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionalApi:
+    """The endpoints under /v1/transactional."""
+
+    engine: store.Engine
+
+    @with_body
+    def create(self, request: Request, data: Any) -> JSON:
+        ws = app_workspace(self.engine, request)
+        fields = parse_content(data, creating=True)
+        message = store.create_message(self.engine, ws.id, kind="transactional", **fields)
+        return JSON({"transactional_message": content_view(message)}, status_code=201)
+
+    @endpoint
+    def listing(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        found = store.list_messages(self.engine, ws.id, kind="transactional")
+        return JSON({"messages": [content_view(m) for m in found]})
+
+    @endpoint
+    def show(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        return JSON({"transactional_message": content_view(self._message(ws, request))})
+
+    @with_body
+    def update(self, request: Request, data: Any) -> JSON:
+        ws = app_workspace(self.engine, request)
+        message = self._message(ws, request)
+        fields = parse_content(data, creating=False)
+        updated = store.update_message(self.engine, ws.id, message.id, **fields)
+        return JSON({"transactional_message": content_view(updated)})
+
+    @endpoint
+    def metrics(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        return reports.metrics(self.engine, [self._message(ws, request).id])
+
+    @endpoint
+    def link_metrics(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        return reports.link_metrics(self.engine, request, [self._message(ws, request).id])
+
+    @endpoint
+    def top_links(self, request: Request) -> JSON:
+        ws = app_workspace(self.engine, request)
+        return reports.top_links(self.engine, [self._message(ws, request).id])
+
+    def _message(self, ws: model.Workspace, request: Request) -> model.Message:
+        message_id = positive_int(request.path_params["id"], "message id")
+        message = store.get_message(self.engine, ws.id, message_id)
+        if message is None or message.kind != "transactional":
+            raise NotFoundError(f"no transactional message {message_id}")
+        return message

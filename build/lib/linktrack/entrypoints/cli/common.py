@@ -1,0 +1,63 @@
+"""What every `linktrack` command shares: its error, the store options, the configuration."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from linktrack.bootstrap import Config
+
+
+class CliError(Exception):
+    """A problem the user can fix: printed without a traceback, exit 2."""
+
+
+def add_service_options(p: argparse.ArgumentParser) -> None:
+    """--db, --data-dir and --public-url: where a command that runs the service keeps it."""
+    p.add_argument("--db", help="store URL (default: sqlite:///linktrack.db)")
+    p.add_argument("--data-dir", help="event log directory (default: linktrack-data)")
+    p.add_argument("--public-url", help="base URL new workspaces track through")
+
+
+def check_data_dir(config: Config) -> None:
+    """A clear error, before anything starts, when the click log's directory cannot be
+    written (a read-only volume, a file in the way): every click would be a 503."""
+    import os
+
+    if config.event_log != "file":
+        return
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the data directory {config.data_dir}: {exc}") from None
+    if not os.access(config.data_dir, os.W_OK | os.X_OK):  # EROFS even for root
+        raise CliError(f"the data directory {config.data_dir} cannot be written")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """`LINKTRACK_*` variables, overridden by the options this command was given."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from linktrack.bootstrap import Config, parse_address
+
+    try:
+        base = Config.from_env()
+        metrics = parse_address(getattr(args, "metrics", None))
+    except ValueError as exc:  # a LINKTRACK_* variable or option the user can fix
+        raise CliError(str(exc)) from None
+    changes: dict[str, Any] = {}
+    if getattr(args, "db", None):
+        changes["db_url"] = args.db
+    if getattr(args, "data_dir", None):
+        changes["data_dir"] = Path(args.data_dir)
+    if getattr(args, "public_url", None):
+        changes["public_url"] = args.public_url
+    if getattr(args, "smtp", None):
+        changes["smtp_url"] = args.smtp
+    if getattr(args, "webhook", None):
+        changes["webhook_url"] = args.webhook
+    if metrics:
+        changes["metrics_addr"] = metrics
+    return replace(base, **changes)

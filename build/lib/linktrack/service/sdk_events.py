@@ -1,0 +1,159 @@
+"""Events an app's SDK reports for push and in-app messages (and any delivery).
+
+`opened` and `clicked` go through the same durable event log as link clicks
+(`src: "sdk"`), so the writer counts them in the same metrics, activities and
+segments. `delivered` moves the delivery to `sent` (the device has it);
+`converted` records the delivery's first conversion, which message metrics
+report as `converted`. A report carries the SDK's timestamp: the event id is
+derived from (delivery, metric, timestamp), so a retried report counts once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from linktrack.adapters import store
+from linktrack.adapters.eventlog import EventLog, EventLogError
+from linktrack.core.errors import InputError, NotFoundError, Unprocessable
+from linktrack.core.events import encode_event, new_event_id
+from linktrack.core.model import Delivery
+
+METRICS: Final = ("opened", "clicked", "delivered", "converted")
+_EVENT_TYPE: Final = {"opened": "open", "clicked": "click"}
+_FUTURE_SLACK: Final = 86400.0  # device clocks drift; a day ahead is still plausible
+
+
+@dataclass(frozen=True, slots=True)
+class SdkEvent:
+    """One validated report."""
+
+    delivery_id: str
+    metric: str
+    timestamp: float | None  # Unix seconds; None: "now" (then a retry counts again)
+    href: str = ""
+    recipient: str | None = None  # the device token or address; informational
+
+
+def _string(data: Mapping[str, Any], name: str, limit: int) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise InputError(f"{name} must be a string of at most {limit} characters")
+    return value
+
+
+def _timestamp(data: Mapping[str, Any], now: float) -> float | None:
+    value = data.get("timestamp")
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not value > 0
+    ):
+        raise InputError("timestamp must be Unix seconds")
+    if value > now + _FUTURE_SLACK:
+        raise Unprocessable("timestamp is in the future: Unix seconds, not milliseconds?")
+    return float(value)
+
+
+def parse_metric(
+    data: Any, *, field: str = "metric", clock: Callable[[], float] = time.time
+) -> SdkEvent:
+    """`POST /api/v1/metrics`: delivery_id, metric, timestamp, href, recipient."""
+    if not isinstance(data, dict):
+        raise InputError("request body must be a JSON object")
+    delivery_id = _string(data, "delivery_id", 64)
+    if not delivery_id:
+        raise InputError("delivery_id is required")
+    metric = data.get(field)
+    if metric not in METRICS:
+        raise InputError(f"{field} must be one of {', '.join(METRICS)}")
+    return SdkEvent(
+        delivery_id=delivery_id,
+        metric=metric,
+        timestamp=_timestamp(data, clock()),
+        href=_string(data, "href", 8192) or "",
+        recipient=_string(data, "recipient", 512),
+    )
+
+
+def parse_push_event(data: Any, *, clock: Callable[[], float] = time.time) -> SdkEvent:
+    """Legacy `POST /api/v1/push/events`: delivery_id, event, device_id, timestamp."""
+    event = parse_metric(data, field="event", clock=clock)
+    device = _string(data, "device_id", 512)
+    return SdkEvent(event.delivery_id, event.metric, event.timestamp, event.href, device)
+
+
+class SdkEvents:
+    """Records SDK reports for deliveries of one workspace."""
+
+    def __init__(
+        self, engine: store.Engine, event_log: EventLog, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.engine = engine
+        self.log = event_log
+        self.clock = clock
+
+    def record(self, workspace_id: int, event: SdkEvent, *, ua: str, ip: str | None) -> None:
+        """Record one report; NotFoundError when the delivery is not this workspace's."""
+        delivery = store.get_delivery(self.engine, workspace_id, event.delivery_id)
+        if delivery is None:
+            raise NotFoundError(f"no delivery {event.delivery_id!r} in this workspace")
+        ts = self.clock() if event.timestamp is None else event.timestamp
+        if event.metric in _EVENT_TYPE:
+            link_id = _link_of(delivery, event.href) if event.metric == "clicked" else None
+            self._append(
+                encode_event(
+                    _EVENT_TYPE[event.metric],
+                    kid=None,  # the workspace was checked here, by its Track API key
+                    delivery_id=delivery.id,
+                    link_id=link_id,
+                    href=event.href,
+                    ts=ts,
+                    ua=ua[:2048],
+                    ip=ip,
+                    method="POST",
+                    src="sdk",
+                    event_id=_event_id(event),
+                )
+            )
+        elif event.metric == "delivered":
+            if delivery.status != "sent":
+                store.mark_delivery(self.engine, delivery.id, "sent", at=ts)
+        else:  # converted: the first one per delivery counts
+            store.record_conversion(self.engine, delivery, ts=ts, source="sdk")
+
+    def _append(self, event: bytes) -> None:
+        try:
+            self.log.append_sync(event)
+        except EventLogError:
+            raise
+        except Exception as exc:  # a file system or Redis failure: the app should retry
+            raise EventLogError(f"event log write failed: {exc}") from exc
+
+
+def _event_id(event: SdkEvent) -> str:
+    if event.timestamp is None:
+        return new_event_id()
+    key = f"{event.delivery_id}\0{event.metric}\0{event.timestamp!r}".encode()
+    return "sdk-" + hashlib.sha256(key).hexdigest()[:40]
+
+
+def _link_of(delivery: Delivery, href: str) -> int | None:
+    """The delivery's link the app reports as tapped: same URL, or same URL before its query."""
+    if not href:
+        return None
+    for link in delivery.links:
+        if link.href == href:
+            return link.id
+    base = href.split("#", 1)[0].split("?", 1)[0]
+    matches = {link.id for link in delivery.links if link.href.split("?", 1)[0] == base}
+    return matches.pop() if len(matches) == 1 else None

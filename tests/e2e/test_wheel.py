@@ -1,0 +1,54 @@
+"""The wheel installs in a clean virtual environment and serves: what a user of
+`pip install linktrack` gets, without this checkout on the path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import httpx
+
+from server import free_port, wait_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_wheel_installs_in_a_clean_venv_and_serves_the_demo(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    (wheel,) = (tmp_path / "dist").glob("linktrack-*.whl")
+    venv.create(tmp_path / "venv", with_pip=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "-c", str(ROOT / "constraints.txt"), str(wheel)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINKTRACK_", "PYTHON"))}
+    env["LINKTRACK_TEST_RUN"] = os.environ.get("LINKTRACK_TEST_RUN", "")  # the leftover check
+    serve = subprocess.Popen(
+        [str(tmp_path / "venv" / "bin" / "linktrack"), "serve", "--demo", "--port", str(port),
+         "--db", f"sqlite:///{tmp_path}/demo.db", "--data-dir", str(tmp_path / "data")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_port(port, timeout=60)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
+        doc = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
+        assert "/v1/send/email" in doc["paths"]
+    finally:
+        os.killpg(serve.pid, 15)
+        out, _ = serve.communicate(timeout=30)
+    assert "demo" in out.lower(), out[-2000:]
+    # The installed package is the wheel's, not this checkout's.
+    where = subprocess.run([str(python), "-c", "import linktrack; print(linktrack.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60)  # fmt: skip
+    assert str(tmp_path / "venv") in where.stdout, where.stdout
