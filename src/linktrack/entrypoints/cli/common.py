@@ -13,6 +13,27 @@ class CliError(Exception):
     """A problem the user can fix: printed without a traceback, exit 2."""
 
 
+ENVIRONMENT = """\
+environment (an option given wins; README, "Running the service", has the table):
+  LINKTRACK_DB                  the store URL (sqlite:///linktrack.db)
+  LINKTRACK_DATA_DIR            the durable click log (linktrack-data)
+  LINKTRACK_PUBLIC_URL          where this server is reached
+  LINKTRACK_SMTP_URL            the email relay (none: the outbox)
+  LINKTRACK_WEBHOOK_URL         the provider webhook for SMS, WhatsApp and push
+  LINKTRACK_WEBHOOK_SECRET      its HMAC secret (required with a webhook)
+  LINKTRACK_DELIVERY_BACKOFF    seconds before a failed delivery's first retry (2)
+  LINKTRACK_EVENT_LOG           file or redis (file)
+  LINKTRACK_REDIS_URL           the Redis of the click log (redis://127.0.0.1:6379/0)
+  LINKTRACK_REDIS_STREAM        its stream (linktrack:events)
+  LINKTRACK_EMBEDDED_WORKERS    0: this node answers HTTP only (1)
+  LINKTRACK_TRUST_PROXY         1: the client IP is the first of X-Forwarded-For (0)
+  LINKTRACK_WRITER_PRIORITY     the writer's CPU priority: nice 0-19 or idle (10)
+  LINKTRACK_MAX_WRITER_LAG      seconds behind before the writer is "behind" (60)
+  LINKTRACK_METRICS_ADDR        host:port of the Prometheus endpoint (none)
+  LINKTRACK_SECRET, LINKTRACK_KEY_ID   rewrite/render/decode's signing key (a dev key)
+"""
+
+
 def add_service_options(p: argparse.ArgumentParser) -> None:
     """--db, --data-dir and --public-url: where a command that runs the service keeps it."""
     p.add_argument("--db", help="store URL (default: sqlite:///linktrack.db)")

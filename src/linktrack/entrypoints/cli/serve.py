@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from linktrack.adapters.eventlog import EventLogError
 from linktrack.entrypoints.cli.common import (
+    ENVIRONMENT,
     CliError,
     add_service_options,
     check_data_dir,
@@ -230,10 +231,13 @@ Then read it, with its tracked links:
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `serve` and `consume` commands."""
-    serve = sub.add_parser("serve", help="run API, tracking endpoints and workers")
+    serve = sub.add_parser(
+        "serve", help="run API, tracking endpoints and workers", epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     add_service_options(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
     serve.add_argument("--smtp", help="SMTP relay URL, e.g. smtp://127.0.0.1:2525")
     serve.add_argument(
         "--metrics",
@@ -249,7 +253,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     serve.set_defaults(func=cmd_serve)
 
-    consume = sub.add_parser("consume", help="scale-out: event writer + delivery, no HTTP")
+    consume = sub.add_parser(
+        "consume", help="scale-out: event writer + delivery, no HTTP", epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     add_service_options(consume)
     consume.add_argument("--smtp", help="SMTP relay URL")
     consume.add_argument("--webhook", help="provider webhook for SMS, WhatsApp and push")

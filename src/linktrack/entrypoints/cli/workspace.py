@@ -117,7 +117,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rotate = command(keys_sub, "rotate", "new API keys, shown once; the old ones stop working",
                      cmd_keys_rotate)  # fmt: skip
     rotate.add_argument("id", type=int, help="the workspace id")
-    rotate.add_argument("--kind", choices=["app", "track", "both"], default="both")
+    rotate.add_argument("--kind", choices=["app", "track", "both"], default="both",
+                        help="which keys to replace (both)")  # fmt: skip
     signing = ws_sub.add_parser("signing-key", help="the keys that sign tracked links")
     signing_sub = signing.add_subparsers(dest="signing_command", required=True)
     new = command(signing_sub, "rotate", "a new key signs new links; old links still work",
