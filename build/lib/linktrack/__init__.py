@@ -1,1 +1,0 @@
-"""linktrack: self-hosted link tracking for messages."""

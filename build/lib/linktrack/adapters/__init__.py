@@ -1,1 +1,0 @@
-"""Adapters to the outside world: the SQL store, the durable event log, the transports."""

@@ -1,1 +1,0 @@
-"""How deliveries leave: SMTP for email, a signed provider webhook for SMS, WhatsApp and push."""

@@ -1,1 +1,0 @@
-"""Entrypoints that only translate: the HTTP front (clicks, API) and the CLI."""
