@@ -203,3 +203,38 @@ def poll(fn: Any, until: Any, timeout: float = 30.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in {timeout}s; last: {result!r}")
         time.sleep(0.1)
+
+
+class ClickLoad:
+    """Clients clicking `links` over keep-alive connections (one each) until stopped:
+    what a test does to a server while it breaks something."""
+
+    def __init__(self, links: list[str], clients: int = 3) -> None:
+        import threading
+
+        self.links = links
+        self.counts = [[0, 0] for _ in range(clients)]  # per client: 302s, anything else
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._click, args=(c,)) for c in self.counts]
+
+    def _click(self, mine: list[int]) -> None:
+        with httpx.Client(timeout=10) as web:
+            n = id(mine)
+            while not self._stop.is_set():
+                n += 1
+                mine[web.get(self.links[n % len(self.links)]).status_code != 302] += 1
+
+    def __enter__(self) -> ClickLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    @property
+    def answered(self) -> tuple[int, int]:
+        """(302s, anything else), over every client."""
+        return sum(c[0] for c in self.counts), sum(c[1] for c in self.counts)

@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,16 @@ import httpx
 import pytest
 
 from helpers import fill, small_tmpfs
-from server import Mailbox, Server, app_client, free_port, poll, running, session_processes
+from server import (
+    ClickLoad,
+    Mailbox,
+    Server,
+    app_client,
+    free_port,
+    poll,
+    running,
+    session_processes,
+)
 
 BODY = "".join(f'<a href="https://faults.example/{i}">{i}</a>' for i in range(4))
 SEND = {"to": "f@example.com", "identifiers": {"id": "f"}, "subject": "s", "body": BODY}
@@ -139,21 +147,8 @@ def test_kill_dash_nine_of_the_writer_under_load_loses_and_doubles_nothing(
         app = app_client(server, server.workspace()["app_api_key"])
         sent = app.post("/v1/send/email", json=SEND).json()["delivery_id"]
         links = re.findall(r'href="([^"]+/e/c/[^"]+)"', str(_delivery(app, sent)["body"]))
-        counts = [[0, 0] for _ in range(3)]  # per client: 302s, anything else
-        stop = threading.Event()
-
-        def clicker(mine: list[int]) -> None:
-            with httpx.Client(timeout=10) as web:
-                n = id(mine)
-                while not stop.is_set():
-                    n += 1
-                    mine[web.get(links[n % len(links)]).status_code != 302] += 1
-
-        threads = [threading.Thread(target=clicker, args=(mine,)) for mine in counts]
-        for thread in threads:
-            thread.start()
         killed = []
-        try:
+        with ClickLoad(links) as load:
             for _ in range(2):
                 pid = poll(lambda: _writer_pid(server), lambda p: p is not None and p not in killed)
                 poll(lambda: _stored(db), lambda n: n > 0)  # it stores while the load runs
@@ -162,11 +157,7 @@ def test_kill_dash_nine_of_the_writer_under_load_loses_and_doubles_nothing(
                 killed.append(pid)
             poll(lambda: _writer_pid(server), lambda p: p is not None and p not in killed)
             time.sleep(1.0)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=10)
-        answered = [sum(c[0] for c in counts), sum(c[1] for c in counts)]
+        answered = load.answered
         assert answered[1] == 0 and answered[0] > 100
         # Every answered click once: the restarted writer replays from its checkpoint and
         # skips what it had stored (event ids are unique).

@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from server import app_client, free_port, poll, running, wait_port
+from server import ClickLoad, app_client, free_port, poll, running, wait_port
 
 REDIS_SERVER = Path("/usr/bin/redis-server")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -239,21 +238,8 @@ def test_postgresql_restarted_under_load_loses_and_doubles_nothing(tmp_path: Pat
     with pg_cluster() as pg, running(pg.url, tmp_path) as server:
         app = app_client(server, server.workspace()["app_api_key"])
         links = _links(app)
-        counts = [[0, 0] for _ in range(2)]  # per client: 302s, anything else
-        stop = threading.Event()
-
-        def clicker(mine: list[int]) -> None:
-            with httpx.Client(timeout=10) as web:  # keep-alive: one connection each
-                n = id(mine)
-                while not stop.is_set():
-                    n += 1
-                    mine[web.get(links[n % 4]).status_code != 302] += 1
-
-        threads = [threading.Thread(target=clicker, args=(mine,)) for mine in counts]
-        for thread in threads:
-            thread.start()
         restarts: list[str] = []
-        try:
+        with ClickLoad(links, clients=2) as load:
             poll(lambda: _stored(pg.url)[0], lambda n: n > 0)  # it stores under the load
             for mode in ("fast", "immediate"):
                 postmaster = pg.pid()
@@ -267,11 +253,7 @@ def test_postgresql_restarted_under_load_loses_and_doubles_nothing(tmp_path: Pat
                 restarts.append(f"-m {mode} {took:.1f} s, storing again after "
                                 f"{time.monotonic() - began:.1f} s")  # fmt: skip
             time.sleep(1.0)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=15)
-        answered = [sum(c[0] for c in counts), sum(c[1] for c in counts)]
+        answered = load.answered
         assert answered[1] == 0 and answered[0] > 100, answered
         stored = poll(lambda: _stored(pg.url), lambda s: s[0] >= answered[0], timeout=30)
         time.sleep(1.0)
