@@ -26,7 +26,7 @@ def test_the_wheel_installs_in_a_clean_venv_and_serves_the_demo(tmp_path: Path) 
         shutil.copy(ROOT / name, source / name)
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(source)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     (wheel,) = (tmp_path / "dist").glob("linktrack-*.whl")
@@ -34,7 +34,7 @@ def test_the_wheel_installs_in_a_clean_venv_and_serves_the_demo(tmp_path: Path) 
     python = tmp_path / "venv" / "bin" / "python"
     installed = subprocess.run(
         [str(python), "-m", "pip", "install", "-c", str(ROOT / "constraints.txt"), str(wheel)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )  # fmt: skip
     assert installed.returncode == 0, installed.stdout[-3000:] + installed.stderr[-3000:]
     port = free_port()
