@@ -618,3 +618,39 @@ def test_the_writer_saves_its_lag_and_rate_with_each_batch_and_says_when_idle(
     # A writer that stops saying anything is stalled, whatever it said last.
     now[0] += 31.0
     assert status()["state"] == "stalled"
+
+
+def test_a_restored_log_takes_new_clicks_after_a_checkpoint_past_its_copy(
+    tmp_path: Path,
+) -> None:
+    """A backup copies the log, then the store: the store's checkpoint may lie past the
+    copy's end. New clicks on the restored log must not land inside the skipped range."""
+    from linktrack.adapters.eventlog import FileEventLog
+    from linktrack.adapters.eventlog.backup import copy_segments, restore_segments
+
+    engine = store.make_engine(f"sqlite:///{tmp_path}/live.db")
+    store.migrate(engine)
+    world = make_world(engine)
+    live = FileEventLog(tmp_path / "live")
+    for i in range(5):
+        live.append_sync(world.click(0, 0, T0 + 3600 + i, event_id=f"a{i}"))
+    copy_segments(tmp_path / "live", tmp_path / "backup")  # the log first …
+    for i in range(5):  # … clicks the copy misses …
+        live.append_sync(world.click(1, 0, T0 + 3700 + i, event_id=f"b{i}"))
+    Writer(engine, FileEventLog(tmp_path / "live", readonly=True), "writer").drain()
+    store.backup_sqlite(engine, tmp_path / "restored.db")  # … then the store, past the copy
+    live.close()
+    engine.dispose()
+    restore_segments(tmp_path / "backup", tmp_path / "restored")
+    restored = store.make_engine(f"sqlite:///{tmp_path}/restored.db")
+    appender = FileEventLog(tmp_path / "restored")
+    try:
+        for i in range(3):
+            appender.append_sync(world.click(2, 0, T0 + 3800 + i, event_id=f"c{i}"))
+        Writer(restored, FileEventLog(tmp_path / "restored", readonly=True), "writer").drain()
+        ids = sorted(r.event_id for r in rows(restored, clicks))
+    finally:
+        appender.close()
+        restored.dispose()
+    assert ids == sorted([f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]
+                         + [f"c{i}" for i in range(3)])  # fmt: skip

@@ -131,3 +131,19 @@ def dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table)
+
+
+def backup_sqlite(engine: Engine, dest: Path) -> None:
+    """A consistent copy of a live SQLite store at `dest`, by SQLite's online backup API
+    (writers go on; the copy is one point in time)."""
+    import sqlite3
+
+    if engine.dialect.name != "sqlite":
+        raise ValueError("linktrack backup copies SQLite stores: back PostgreSQL up with pg_dump")
+    source = engine.raw_connection()
+    try:
+        with sqlite3.connect(dest) as target:
+            source.driver_connection.backup(target)  # type: ignore[union-attr]
+        target.close()
+    finally:
+        source.close()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from linktrack.entrypoints.cli import compose, migrate, newsletter, serve, workspace
+from linktrack.entrypoints.cli import backup, compose, migrate, newsletter, serve, workspace
 from linktrack.entrypoints.cli.common import CliError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     newsletter.add_parser(sub)
     workspace.add_parser(sub)
     migrate.add_parser(sub)
+    backup.add_parser(sub)
     return parser
 
 
