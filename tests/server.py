@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -205,9 +206,17 @@ def poll(fn: Any, until: Any, timeout: float = 30.0) -> Any:
         time.sleep(0.1)
 
 
+def stored_clicks(db: str | Path) -> int:
+    """Clicks in a SQLite store (a path or a sqlite:/// URL), read without locking it."""
+    path = str(db).removeprefix("sqlite:///")
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        return int(conn.execute("select count(*) from clicks").fetchone()[0])
+
+
 class ClickLoad:
     """Clients clicking `links` over keep-alive connections (one each) until stopped:
-    what a test does to a server while it breaks something."""
+    what a test does to a server while it breaks something. A refused connection (the
+    server is stopping) counts as "anything else", and the client tries again."""
 
     def __init__(self, links: list[str], clients: int = 3) -> None:
         import threading
@@ -222,17 +231,29 @@ class ClickLoad:
             n = id(mine)
             while not self._stop.is_set():
                 n += 1
-                mine[web.get(self.links[n % len(self.links)]).status_code != 302] += 1
+                try:
+                    mine[web.get(self.links[n % len(self.links)]).status_code != 302] += 1
+                except httpx.HTTPError:
+                    mine[1] += 1
+                    self._stop.wait(0.05)
 
-    def __enter__(self) -> ClickLoad:
+    def start(self) -> ClickLoad:
         for thread in self._threads:
             thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> tuple[int, int]:
+        """Stop the clients; (302s, anything else)."""
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=15)
+        return self.answered
+
+    def __enter__(self) -> ClickLoad:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     @property
     def answered(self) -> tuple[int, int]:

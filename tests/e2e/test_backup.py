@@ -5,13 +5,12 @@ restored server stores new clicks after them."""
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from server import ClickLoad, app_client, poll, running
+from server import ClickLoad, app_client, poll, running, stored_clicks
 
 BODY = "".join(f'<a href="https://backup.example/{i}">{i}</a>' for i in range(4))
 
@@ -19,11 +18,6 @@ BODY = "".join(f'<a href="https://backup.example/{i}">{i}</a>' for i in range(4)
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "linktrack.entrypoints.cli", *args],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
-
-
-def _stored(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return int(conn.execute("select count(*) from clicks").fetchone()[0])
 
 
 def test_a_backup_under_load_restores_every_click_answered_before_it(tmp_path: Path) -> None:
@@ -53,12 +47,12 @@ def test_a_backup_under_load_restores_every_click_answered_before_it(tmp_path: P
     assert again.returncode == 2 and "restore into a fresh place" in again.stderr
     with running(f"sqlite:///{restored}", restored_data, log=tmp_path / "restored.log") as server:
         # The writer stores what the copied log holds past the snapshot's checkpoint.
-        recovered = poll(lambda: _stored(restored), lambda n: n >= before, timeout=60)
+        recovered = poll(lambda: stored_clicks(restored), lambda n: n >= before, timeout=60)
         time.sleep(1.0)
-        recovered = _stored(restored)
+        recovered = stored_clicks(restored)
         moved = [link.replace(old_url, server.url) for link in links[:1]]  # a new port
         with ClickLoad(moved, clients=1) as more:
             poll(lambda: more.answered[0], lambda n: n >= 50)
-        poll(lambda: _stored(restored), lambda n: n == recovered + more.answered[0], timeout=60)
+        poll(lambda: stored_clicks(restored), lambda n: n == recovered + more.answered[0], timeout=60)
     print(f"backup under load: {before} clicks answered before it, {recovered} restored "
           f"(the rest were answered during it); {more.answered[0]} new clicks stored after")  # fmt: skip

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from server import (
     poll,
     running,
     session_processes,
+    stored_clicks,
 )
 
 BODY = "".join(f'<a href="https://faults.example/{i}">{i}</a>' for i in range(4))
@@ -71,11 +71,6 @@ def volume(tmp_path: Path) -> Iterator[Path]:
         yield where
 
 
-def _stored(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return int(conn.execute("select count(*) from clicks").fetchone()[0])
-
-
 def test_a_full_data_volume_answers_503_without_a_redirect_and_recovers(
     tmp_path: Path, volume: Path
 ) -> None:
@@ -105,7 +100,7 @@ def test_a_full_data_volume_answers_503_without_a_redirect_and_recovers(
                 assert web.get(link).status_code == 302
                 answered[302] += 1
         assert answered[503] >= 40  # refused while full (a few may have fit in the last bytes)
-        poll(lambda: _stored(db), lambda n: n == answered[302])
+        poll(lambda: stored_clicks(db), lambda n: n == answered[302])
         log = server.log.read_text()
     assert log.count("Traceback") == 0, log[-3000:]
     print(f"full volume: {answered[302]} clicks answered 302 and stored, "
@@ -151,7 +146,7 @@ def test_kill_dash_nine_of_the_writer_under_load_loses_and_doubles_nothing(
         with ClickLoad(links) as load:
             for _ in range(2):
                 pid = poll(lambda: _writer_pid(server), lambda p: p is not None and p not in killed)
-                poll(lambda: _stored(db), lambda n: n > 0)  # it stores while the load runs
+                poll(lambda: stored_clicks(db), lambda n: n > 0)  # it stores while the load runs
                 time.sleep(0.5)
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
@@ -161,9 +156,9 @@ def test_kill_dash_nine_of_the_writer_under_load_loses_and_doubles_nothing(
         assert answered[1] == 0 and answered[0] > 100
         # Every answered click once: the restarted writer replays from its checkpoint and
         # skips what it had stored (event ids are unique).
-        poll(lambda: _stored(db), lambda n: n == answered[0], timeout=60)
+        poll(lambda: stored_clicks(db), lambda n: n == answered[0], timeout=60)
         time.sleep(1.0)
-        assert _stored(db) == answered[0]
+        assert stored_clicks(db) == answered[0]
         assert "the event writer exited; restarting it" in server.log.read_text()
     print(f"writer kill -9 twice under load: {answered[0]} clicks answered 302, "
           f"{answered[0]} stored once")  # fmt: skip

@@ -9,13 +9,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import httpx
-
-from server import Server, app_client, poll, session_processes
+from server import ClickLoad, Server, app_client, poll, session_processes, stored_clicks
 
 BODY = '<a href="https://life.example/a">a</a> <a href="https://life.example/b">b</a>'
 
@@ -29,40 +26,6 @@ def _links(server: Server) -> list[str]:
     )
     body = app.get(f"/v1/deliveries/{sent.json()['delivery_id']}").json()["delivery"]["body"]
     return re.findall(r'href="([^"]+/e/c/[^"]+)"', body)
-
-
-def _stored(db_url: str) -> int:
-    with sqlite3.connect(f"file:{db_url.removeprefix('sqlite:///')}?mode=ro", uri=True) as db:
-        return int(db.execute("select count(*) from clicks").fetchone()[0])
-
-
-class Clicking:
-    """Clients clicking until stopped; counts the 302s they got."""
-
-    def __init__(self, links: list[str], clients: int = 4) -> None:
-        self.links, self.answered, self.stop = links, 0, threading.Event()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._click, args=(i,)) for i in range(clients)]
-        for thread in self.threads:
-            thread.start()
-
-    def _click(self, offset: int) -> None:
-        with httpx.Client(follow_redirects=False, timeout=5) as web:
-            n = offset
-            while not self.stop.is_set():
-                try:
-                    if web.get(self.links[n % len(self.links)]).status_code == 302:
-                        with self.lock:
-                            self.answered += 1
-                except httpx.HTTPError:
-                    self.stop.wait(0.05)
-                n += 1
-
-    def end(self) -> int:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=10)
-        return self.answered
 
 
 def _gone(server: Server, timeout: float) -> list[int]:
@@ -80,18 +43,18 @@ def test_sigterm_to_the_pid_stops_serve_and_its_writer_and_loses_no_click(
     db_url = f"sqlite:///{tmp_path}/life.db"
     server = Server(db_url, tmp_path).start()
     try:
-        clicking = Clicking(_links(server))
-        poll(lambda: clicking.answered, lambda n: n >= 200)
+        clicking = ClickLoad(_links(server), clients=4).start()
+        poll(lambda: clicking.answered[0], lambda n: n >= 200)
         assert server.proc is not None
         os.kill(server.proc.pid, signal.SIGTERM)  # the pid only, as `kill PID` does
-        answered = clicking.end()
+        answered = clicking.stop()[0]
         assert server.proc.wait(timeout=30) == 0
         assert _gone(server, 30) == []  # the writer too: no orphan
-        assert _stored(db_url) <= answered + 4  # in flight: at most one a client
+        assert stored_clicks(db_url) <= answered + 4  # in flight: at most one a client
         assert "restarting it" not in (tmp_path / "server.log").read_text()
         # The writer stopped after the batch it was storing; the rest waits in the log.
         server = Server(db_url, tmp_path).start()
-        poll(lambda: _stored(db_url), lambda n: n >= answered, timeout=60)
+        poll(lambda: stored_clicks(db_url), lambda n: n >= answered, timeout=60)
     finally:
         server.stop()
 
@@ -102,17 +65,17 @@ def test_sigterm_to_the_group_during_load_leaves_no_process_and_restarts_nothing
     db_url = f"sqlite:///{tmp_path}/group.db"
     server = Server(db_url, tmp_path).start()
     try:
-        clicking = Clicking(_links(server), clients=6)
-        poll(lambda: clicking.answered, lambda n: n >= 200)
+        clicking = ClickLoad(_links(server), clients=6).start()
+        poll(lambda: clicking.answered[0], lambda n: n >= 200)
         assert server.proc is not None
         os.killpg(server.proc.pid, signal.SIGTERM)  # as a service manager stops a unit
-        answered = clicking.end()
+        answered = clicking.stop()[0]
         assert server.proc.wait(timeout=30) == 0
         assert _gone(server, 30) == []
         assert "restarting it" not in (tmp_path / "server.log").read_text()
         # What the stopped writer had not stored yet is in the log: a restart stores it.
         server = Server(db_url, tmp_path).start()
-        poll(lambda: _stored(db_url), lambda n: n >= answered, timeout=60)
+        poll(lambda: stored_clicks(db_url), lambda n: n >= answered, timeout=60)
     finally:
         server.stop()
 

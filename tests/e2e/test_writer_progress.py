@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server import Server, app_client, poll, running
+from server import Server, app_client, poll, running, stored_clicks
 
 BODY = "".join(f'<a href="https://busy.example/{i}">{i}</a>' for i in range(4))
 # Runs serve pinned to one CPU beside a busy loop of its own session (Linux groups a
@@ -25,11 +24,6 @@ BUSY_CORE = (
     "subprocess.Popen([sys.executable, '-c', spin, sys.argv[1]])\n"
     "os.execv(sys.argv[2], sys.argv[2:])\n"
 )
-
-
-def _stored(db_url: str) -> int:
-    with sqlite3.connect(f"file:{db_url.removeprefix('sqlite:///')}?mode=ro", uri=True) as db:
-        return int(db.execute("select count(*) from clicks").fetchone()[0])
 
 
 def _links(server: Server, app: httpx.Client) -> list[str]:
@@ -71,7 +65,7 @@ def test_on_a_busy_core_the_writer_still_stores_clicks(tmp_path: Path) -> None:
         # Under SCHED_IDLE (LINKTRACK_WRITER_PRIORITY=idle) the writer gets ~0.3 % of a
         # core the busy loop never leaves idle: run so, this took 24.9 s and fails here.
         # At nice 10 it keeps ~10 % of the core: 0.4 s.
-        poll(lambda: _stored(db_url), lambda n: n == 400, timeout=10)
+        poll(lambda: stored_clicks(db_url), lambda n: n == 400, timeout=10)
         print(f"busy core: 400 clicks answered, 400 stored in {time.monotonic() - started:.1f} s")
         writer = poll(lambda: app.get("/v1/writer").json()["writer"], lambda w: w["state"] == "ok")
         assert writer["lag_seconds"] < writer["max_lag_seconds"]
