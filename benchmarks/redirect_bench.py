@@ -8,7 +8,10 @@ In one run, each server pinned to CPU 0 and wrk pinned to CPU 1 (`wrk -t1
   * linktrack again, paced to half of its measured maximum, for latency under
     a load it can hold;
 then counts the clicks that reached the store against the redirects wrk saw.
+With `--access-log both`, a second linktrack without its access log is measured
+too, passes alternating with the first, and the ratio printed.
 Usage: python benchmarks/redirect_bench.py [--duration 10] [--connections 64] [--passes 3]
+                                           [--access-log on|off|both]
 """
 
 from __future__ import annotations
@@ -93,7 +96,9 @@ def free_port() -> int:
 class Process:
     """A child in its own process group: stopping it also stops what it forked."""
 
-    def __init__(self, name: str, args: Sequence[str], log_path: Path) -> None:
+    def __init__(
+        self, name: str, args: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.args = list(args)
         self.log_path = log_path
@@ -105,6 +110,7 @@ class Process:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
 
     def alive(self) -> bool:
@@ -239,12 +245,16 @@ def measure(
             f" socket errors: {result.socket_errors})"
         )
         results.append(result)
-    summary = Summary(
+    return summary_of(results), results
+
+
+def summary_of(results: Sequence[WrkResult]) -> Summary:
+    """Each metric's median over the passes, on its own."""
+    return Summary(
         rate=statistics.median(r.rate for r in results),
         p50_ms=statistics.median(r.p50_ms for r in results),
         p99_ms=statistics.median(r.p99_ms for r in results),
     )
-    return summary, results
 
 
 def start_nginx(nginx: str, workdir: Path) -> tuple[Process, int]:
@@ -291,8 +301,9 @@ def nginx_paths(path: Path, links: int) -> None:
     path.write_text("".join(lines))
 
 
-def start_linktrack(workdir: Path) -> tuple[Process, int, str]:
-    """`linktrack serve` on a fresh SQLite store, pinned (its writer process inherits it)."""
+def start_linktrack(workdir: Path, access_log: bool = True) -> tuple[Process, int, str]:
+    """`linktrack serve` on a fresh SQLite store, pinned (its writer process inherits it);
+    its log, access lines and all, goes to server.log in `workdir`."""
     port = free_port()
     db = f"sqlite:///{workdir / 'store.db'}"
     public = f"http://127.0.0.1:{port}"
@@ -302,6 +313,7 @@ def start_linktrack(workdir: Path) -> tuple[Process, int, str]:
          "--data-dir", str(workdir / "data"), "--host", "127.0.0.1", "--port", str(port),
          "--public-url", public],
         workdir / "server.log",
+        env={**os.environ, "LINKTRACK_ACCESS_LOG": "1" if access_log else "0"},
     )  # fmt: skip
     wait_http(process, port)
     return process, port, db
@@ -407,6 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=positive, default=10, help="seconds per pass")
     parser.add_argument("--connections", type=positive, default=64)
     parser.add_argument("--passes", type=positive, default=3)
+    parser.add_argument(
+        "--access-log", choices=("on", "off", "both"), default="on",
+        help="linktrack's access log (on by default, as serve runs); both: also measure "
+        "a second server without it, passes alternating, and print the ratio",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     # SIGTERM must unwind through the cleanup too, or the servers outlive us.
@@ -430,46 +447,93 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Each line as soon as it is known: a later failure keeps what was measured.
         print(f"nginx return 302: {ngx.line()}", flush=True)
 
-        server, port, db = start_linktrack(workdir)
-        cleanup.callback(server.stop)
-        url = f"http://127.0.0.1:{port}"
-        email = send_email(port, db)
-        redirects = check_redirects(port, email.links)
-        paths = workdir / "linktrack-paths.txt"
-        paths.write_text("".join(f"{path}\n" for path, _ in email.links))
-        lt, passes = measure("linktrack", wrk, url, paths, args)
-        print(f"linktrack redirect (durable capture): {lt.line()}")
+        lt = Linktrack.start(workdir, access_log=args.access_log != "off")
+        cleanup.callback(lt.process.stop)
+        summary, passes = measure("linktrack", wrk, lt.url, lt.paths, args)
+        lt.runs += passes
+        print(f"linktrack redirect (durable capture): {summary.line()}")
         # Three places: two would print 0.247 as 0.25, over a bar it does not reach.
-        print(f"ratio: linktrack / nginx = {lt.rate / ngx.rate:.3f}", flush=True)
+        print(f"ratio: linktrack / nginx = {summary.rate / ngx.rate:.3f}", flush=True)
 
-        target = lt.rate / 2
+        target = summary.rate / 2
         paced_connections = max(args.connections, math.ceil(target * PACED_HEADROOM_S))
-        half = run_wrk(wrk, url, paths, args.duration, paced_connections, rate=target)
+        half = run_wrk(wrk, lt.url, lt.paths, args.duration, paced_connections, rate=target)
+        lt.runs.append(half)
         log(f"linktrack paced over {paced_connections} connections")
         print(
             f"linktrack at {target:,.0f} req/s (half of max): p50 {half.p50_ms:.2f} ms"
             f"  p99 {half.p99_ms:.2f} ms  (achieved {half.rate:,.0f} req/s)",
             flush=True,
         )
+        servers = [lt]
+        if args.access_log == "both":
+            off = Linktrack.start(workdir / "no-access-log", access_log=False)
+            cleanup.callback(off.process.stop)
+            servers.append(off)
+            compare_access_log(wrk, lt, off, args)
+        ok = all(server.check_stored() for server in servers)
+        log(f"load average after the run: {load_average()}")
+        return 0 if ok else 1
 
-        # Still healthy after the load: alive, redirecting, and its API answering.
-        if not server.alive():
-            raise RuntimeError(f"linktrack died under load:\n{server.tail()}")
-        redirects += check_redirects(port, email.links[:1])
-        read_delivery(port, email.app_key, email.delivery_id)
 
-        runs = [*passes, half]
-        redirects += sum(r.redirects for r in runs)
-        recorded = count_clicks(workdir / "store.db", redirects)
+@dataclass
+class Linktrack:
+    """A `linktrack serve` under test: its email's links and the passes run against it."""
 
-        print(f"clicks recorded: {recorded} of {redirects} redirects")
-        errors = sum(r.status_errors + r.socket_errors for r in runs)
+    process: Process
+    port: int
+    workdir: Path
+    email: Email
+    paths: Path
+    redirects: int  # made outside wrk, by the checks
+    runs: list[WrkResult]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(cls, workdir: Path, *, access_log: bool) -> Linktrack:
+        workdir.mkdir(exist_ok=True)
+        process, port, db = start_linktrack(workdir, access_log)
+        email = send_email(port, db)
+        redirects = check_redirects(port, email.links)
+        paths = workdir / "linktrack-paths.txt"
+        paths.write_text("".join(f"{path}\n" for path, _ in email.links))
+        return cls(process, port, workdir, email, paths, redirects, [])
+
+    def check_stored(self) -> bool:
+        """Still healthy after the load, and every redirect wrk saw is a stored click."""
+        if not self.process.alive():
+            raise RuntimeError(f"linktrack died under load:\n{self.process.tail()}")
+        redirects = self.redirects + check_redirects(self.port, self.email.links[:1])
+        read_delivery(self.port, self.email.app_key, self.email.delivery_id)
+        redirects += sum(r.redirects for r in self.runs)
+        recorded = count_clicks(self.workdir / "store.db", redirects)
+        print(f"clicks recorded: {recorded} of {redirects} redirects", flush=True)
+        errors = sum(r.status_errors + r.socket_errors for r in self.runs)
         if errors:
             log(f"linktrack answered {errors} requests with >= 400 or a socket error")
         if recorded != redirects or errors:
-            log(f"server log (tail):\n{server.tail()}")
-        log(f"load average after the run: {load_average()}")
-        return 0 if recorded == redirects and not errors else 1
+            log(f"server log (tail):\n{self.process.tail()}")
+        return recorded == redirects and not errors
+
+
+def compare_access_log(wrk: str, on: Linktrack, off: Linktrack, args: argparse.Namespace) -> None:
+    """Full-speed passes alternating between a server logging each request and one not."""
+    results: dict[str, list[WrkResult]] = {"on": [], "off": []}
+    for n in range(1, args.passes + 1):
+        for name, server in (("on", on), ("off", off)):
+            result = run_wrk(wrk, server.url, server.paths, args.duration, args.connections)
+            server.runs.append(result)
+            results[name].append(result)
+            log(f"access log {name} pass {n}: {result.rate:,.0f} req/s"
+                f"  p99 {result.p99_ms:.2f} ms")  # fmt: skip
+    with_log, without = summary_of(results["on"]), summary_of(results["off"])
+    lines = sum(1 for line in (on.workdir / "server.log").open() if "linktrack.access" in line)
+    print(f"access log on:  {with_log.line()}  ({lines:,} access lines written)")
+    print(f"access log off: {without.line()}")
+    print(f"ratio: access log on / off = {with_log.rate / without.rate:.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ from linktrack.service.writer import Writer
 log = logging.getLogger("linktrack")
 
 DEFAULT_DB = "sqlite:///linktrack.db"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")  # json: one JSON object per line
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,9 @@ class Config:
     writer_priority: str = "10"
     max_writer_lag: float = 60.0  # seconds behind the click log before the writer is "behind"
     metrics_addr: str | None = None  # host:port of the Prometheus endpoint; None: none
+    log_level: str = "info"  # one of LOG_LEVELS
+    log_format: str = "text"  # one of LOG_FORMATS
+    access_log: bool = True  # one line per request answered, at info
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -90,6 +95,9 @@ class Config:
                 "LINKTRACK_MAX_WRITER_LAG", env.get("LINKTRACK_MAX_WRITER_LAG"), base.max_writer_lag
             ),
             metrics_addr=parse_address(env.get("LINKTRACK_METRICS_ADDR") or None),
+            log_level=_choice("LINKTRACK_LOG_LEVEL", env, base.log_level, LOG_LEVELS),
+            log_format=_choice("LINKTRACK_LOG_FORMAT", env, base.log_format, LOG_FORMATS),
+            access_log=_choice("LINKTRACK_ACCESS_LOG", env, "1", ("0", "1")) == "1",
         )
 
     def to_env(self) -> dict[str, str]:
@@ -114,6 +122,9 @@ class Config:
         env["LINKTRACK_MAX_WRITER_LAG"] = str(self.max_writer_lag)
         if self.metrics_addr:
             env["LINKTRACK_METRICS_ADDR"] = self.metrics_addr
+        env["LINKTRACK_LOG_LEVEL"] = self.log_level
+        env["LINKTRACK_LOG_FORMAT"] = self.log_format
+        env["LINKTRACK_ACCESS_LOG"] = "1" if self.access_log else "0"
         return env
 
     def default_workspace_settings(self) -> dict[str, Any]:
@@ -129,6 +140,13 @@ def _writer_priority(value: str) -> str:
     raise ValueError(
         f"LINKTRACK_WRITER_PRIORITY must be 'idle' or a nice value 0-19, not {value!r}"
     )
+
+
+def _choice(name: str, env: dict[str, str], default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def parse_address(value: str | None) -> str | None:

@@ -10,8 +10,9 @@ import uuid
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
-from server import Server, app_client, poll
+from server import Server, app_client, free_port, poll
 
 
 def test_tracking_node_and_consumer_over_redis_and_postgres(
@@ -23,6 +24,7 @@ def test_tracking_node_and_consumer_over_redis_and_postgres(
         "LINKTRACK_REDIS_URL": redis_url,
         "LINKTRACK_REDIS_STREAM": stream,
         "LINKTRACK_EMBEDDED_WORKERS": "0",
+        "LINKTRACK_METRICS_ADDR": f"127.0.0.1:{(metrics_port := free_port())}",
     }
     node = Server(pg_url, tmp_path, env=env).start()
     consumer = None
@@ -44,6 +46,12 @@ def test_tracking_node_and_consumer_over_redis_and_postgres(
         web = httpx.Client(follow_redirects=False, timeout=10)
         for _ in range(5):
             assert web.get(link).status_code == 302
+        # The node's metrics: its answers, and how long each XADD pipeline took.
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for f in text_string_to_metric_families(scraped) for s in f.samples}  # fmt: skip
+        assert samples[("linktrack_answered_total", (("route", "click"), ("status", "302")))] == 5
+        assert 1 <= samples[("linktrack_event_log_commit_seconds_count", ())] <= 5
         # Nothing consumes yet: the clicks wait in the stream.
         metric = app.get(f"/v1/transactional/{message_id}/metrics").json()["metric"]
         assert metric["clicked"] == 0

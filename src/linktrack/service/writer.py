@@ -137,6 +137,7 @@ class Writer:
         """Loop until `stop` is set: drain, sleep when idle, back off on errors."""
         backoff = idle_seconds
         failures = 0
+        log.info("event writer %s: started", self.consumer)
         while not stop.is_set():
             try:
                 n = self.run_once()
@@ -155,6 +156,8 @@ class Writer:
             backoff = idle_seconds
             if n == 0:
                 stop.wait(idle_seconds)
+        log.info("event writer %s: stopped, %d events stored in %d batches",
+                 self.consumer, self.stats.events, self.stats.batches)  # fmt: skip
 
     def drain(self, limit: int = 5000) -> int:
         """Run batches until the log has nothing more; return the events read."""

@@ -39,10 +39,12 @@ class Batch:
         self.calls: list[Callable[[BaseException | None], None]] = []
 
 
-def _commit_histogram() -> Histogram:
+def commit_histogram() -> Histogram:
+    """One histogram per log: how long each commit of a batch took (file: write +
+    fdatasync; Redis: the pipeline of XADDs, and WAIT when replicas are awaited)."""
     return Histogram(
         "linktrack_event_log_commit_seconds",
-        "Time to write and sync one batch of the click log: what a click waits for",
+        "Time to commit one batch of the click log: what a click waits for",
         registry=None,  # exposed by the node's collector (entrypoints.http.telemetry)
         buckets=COMMIT_BUCKETS,
     )
@@ -56,7 +58,7 @@ class FileLogStats:
     records: int = 0
     fsyncs: int = 0
     largest_batch: int = 0
-    commit_seconds: Histogram = field(default_factory=_commit_histogram)
+    commit_seconds: Histogram = field(default_factory=commit_histogram)
 
     @property
     def mean_batch(self) -> float:

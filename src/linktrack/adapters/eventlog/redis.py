@@ -13,7 +13,10 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client import Histogram
+
 from linktrack.adapters.eventlog.base import EventLogError, Then, settle
+from linktrack.adapters.eventlog.commits import commit_histogram
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,16 @@ class _Batcher:
     client: Any
     pending: list[tuple[bytes, asyncio.Future[None]]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class RedisLogStats:
+    """Appends of this process: records, pipelines (records / commits is the mean
+    batch) and how long each pipeline took to be answered."""
+
+    records: int = 0
+    commits: int = 0
+    commit_seconds: Histogram = field(default_factory=commit_histogram)
 
 
 class RedisStreamEventLog:
@@ -69,6 +82,7 @@ class RedisStreamEventLog:
         self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
             weakref.WeakKeyDictionary()
         )
+        self.stats = RedisLogStats()
         self._group_ready = False
         self._unacked: list[str] = []
         self._check_pending = True
@@ -110,7 +124,11 @@ class RedisStreamEventLog:
                     pipe.xadd(self.stream, {"e": event}, maxlen=self.maxlen, approximate=True)
                 if self.wait_replicas:
                     pipe.execute_command("WAIT", self.wait_replicas, 1000)
+                started = time.perf_counter()
                 await pipe.execute()
+                self.stats.commit_seconds.observe(time.perf_counter() - started)
+                self.stats.records += len(batch)
+                self.stats.commits += 1
             except Exception as exc:
                 error = exc
             settle([fut for _, fut in batch], error)

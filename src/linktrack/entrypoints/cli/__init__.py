@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from linktrack.entrypoints.cli import backup, compose, migrate, newsletter, serve, workspace
-from linktrack.entrypoints.cli.common import CliError
+from linktrack.entrypoints.cli.common import CliError, configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +35,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        configure_logging(args)
         return int(args.func(args))
     except CliError as exc:
         print(f"linktrack: {exc}", file=sys.stderr)

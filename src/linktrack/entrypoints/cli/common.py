@@ -30,6 +30,9 @@ environment (an option given wins; README, "Running the service", has the table)
   LINKTRACK_WRITER_PRIORITY     the writer's CPU priority: nice 0-19 or idle (10)
   LINKTRACK_MAX_WRITER_LAG      seconds behind before the writer is "behind" (60)
   LINKTRACK_METRICS_ADDR        host:port of the Prometheus endpoint (none)
+  LINKTRACK_LOG_LEVEL           debug, info, warning or error (info)
+  LINKTRACK_LOG_FORMAT          text, or json: one JSON object per line (text)
+  LINKTRACK_ACCESS_LOG          0: no line per request (1)
   LINKTRACK_SECRET, LINKTRACK_KEY_ID   rewrite/render/decode's signing key (a dev key)
 """
 
@@ -81,4 +84,38 @@ def config_from_args(args: argparse.Namespace) -> Config:
         changes["webhook_url"] = args.webhook
     if metrics:
         changes["metrics_addr"] = metrics
+    for name in ("log_level", "log_format", "access_log"):
+        if getattr(args, name, None) is not None:
+            changes[name] = getattr(args, name)
     return replace(base, **changes)
+
+
+def add_log_options(p: argparse.ArgumentParser, *, access: bool) -> None:
+    """--log-level and --log-format (and, where requests are answered, --access-log)."""
+    from linktrack.bootstrap import LOG_FORMATS, LOG_LEVELS
+
+    p.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="least severe log lines shown (LINKTRACK_LOG_LEVEL; info)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="text lines, or one JSON object per line (LINKTRACK_LOG_FORMAT; text)",
+    )
+    if access:
+        p.add_argument(
+            "--access-log",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="a line per request, at info (LINKTRACK_ACCESS_LOG=0|1; on)",
+        )
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """Every command's logs on stderr, as its options or `LINKTRACK_LOG_*` say."""
+    from linktrack.entrypoints import logs
+
+    config = config_from_args(args)
+    logs.configure(config.log_level, config.log_format)

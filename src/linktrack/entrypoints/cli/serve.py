@@ -14,6 +14,7 @@ from linktrack.adapters.eventlog import EventLogError
 from linktrack.entrypoints.cli.common import (
     ENVIRONMENT,
     CliError,
+    add_log_options,
     add_service_options,
     check_data_dir,
     config_from_args,
@@ -102,8 +103,12 @@ def uvicorn_config(args: argparse.Namespace) -> uvicorn.Config:
         # X-Forwarded-For is read by the front itself, only when trusted.
         proxy_headers=False,
         server_header=False,
+        # The access log is linktrack's own (entrypoints/http/access.py): uvicorn's
+        # sees no fast-path click, and costs a LogRecord per request. Its other
+        # lines go to the root logger that logs.configure set up.
         access_log=False,
-        log_level="warning",
+        log_config=None,
+        log_level=os.environ.get("LINKTRACK_LOG_LEVEL", "info"),  # cmd_serve sets it
         backlog=2048,
     )
 
@@ -251,6 +256,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.add_argument(
         "--demo", action="store_true", help="create a demo workspace and say how to use it"
     )
+    add_log_options(serve, access=True)
     serve.set_defaults(func=cmd_serve)
 
     consume = sub.add_parser(
@@ -272,4 +278,5 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="store the click log again from its oldest segment (nothing is counted twice)",
     )
+    add_log_options(consume, access=False)
     consume.set_defaults(func=cmd_consume)

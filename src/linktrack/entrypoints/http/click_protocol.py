@@ -1,4 +1,9 @@
-"""The click fast path: uvicorn's per-connection protocol, answering clicks without ASGI."""
+"""The click fast path: uvicorn's per-connection protocol, answering clicks without ASGI.
+
+Over 400 lines for one concept: a connection's parsing, its clicks' answers in
+request order, and its hand-over to uvicorn share state that splitting would
+pass around on every click.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from linktrack.adapters.eventlog import EventLogError
 from linktrack.core.tokens import ClickToken, KeyRing
+from linktrack.entrypoints.http.access import clock
 from linktrack.entrypoints.http.front import TrackingFront
 from linktrack.entrypoints.http.responses import (
     HTML,
@@ -97,6 +103,7 @@ class ClickProtocol(asyncio.Protocol):
         self.app_state = app_state
         self.loop = _loop or asyncio.get_event_loop()
         self.front = installed_front(config)
+        self.access = self.front.access if self.front is not None else None
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = httptools.HttpRequestParser(self)
         self.peer: str | None = None
@@ -241,6 +248,8 @@ class ClickProtocol(asyncio.Protocol):
             path = unquote(path)
         token = front.clicks.verify_click(path)
         answer = _Answer(self, head, keep_alive)
+        if self.access is not None:  # what its access line shows
+            answer.request = (clock(), self.url, self.ua, self.forwarded)
         self.answers.append(answer)
         if token is None:
             front.answered[_CLICK_404] += 1
@@ -337,6 +346,8 @@ class ClickProtocol(asyncio.Protocol):
         self.state = Handover.REFUSED
         self.transport.pause_reading()
         refusal = _Answer(self, head=False, keep_alive=False)
+        refusal.method = "-"
+        refusal.request = (clock(), self.url or b"-", self.ua, self.forwarded)
         self.answers.append(refusal)
         refusal.write(status, headers, body)
 
@@ -351,15 +362,18 @@ _NOT_COUNTED: Final = answered_counts()  # until _append sets the front's; refus
 class _Answer:
     """The response to one click, ready once its append is durable."""
 
-    __slots__ = ("answered", "conn", "head", "href", "keep_alive", "response")
+    __slots__ = ("answered", "conn", "head", "href", "keep_alive", "method", "request", "response")
 
     def __init__(self, conn: ClickProtocol, head: bool, keep_alive: bool) -> None:
         self.conn = conn
         self.head = head
+        self.method = "HEAD" if head else "GET"
         self.keep_alive = keep_alive
         self.href = ""
         self.response: bytes | None = None
         self.answered: Answered = _NOT_COUNTED
+        # (read at, target, User-Agent, X-Forwarded-For) when the access log is on
+        self.request: tuple[float, bytes, bytes, bytes | None] | None = None
 
     def appended(self, error: BaseException | None) -> None:
         if error is not None:
@@ -380,6 +394,11 @@ class _Answer:
         lines += [b"\r\n", b"" if self.head else body]
         self.response = b"".join(lines)
         conn.answer_ready()
+        request = self.request
+        if request is not None and conn.access is not None:
+            started, target, ua, forwarded = request
+            size = 0 if self.head else len(body)
+            conn.access.add(started, conn.peer, forwarded, self.method, target, status, size, ua)
 
 
 def _watch_idle(conn: ClickProtocol) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,11 @@ import orjson
 
 from linktrack.adapters.eventlog import EventLogError, Then
 from linktrack.core.tokens import KeyRing
+from linktrack.entrypoints import logs
 from linktrack.entrypoints.http import responses, telemetry
+from linktrack.entrypoints.http.access import LOGGER as ACCESS_LOGGER
+from linktrack.entrypoints.http.access import AccessLog
+from linktrack.entrypoints.http.access import clock as access_clock
 from linktrack.service.clicks import peer_of
 
 if TYPE_CHECKING:
@@ -34,6 +39,7 @@ class TrackingFront:
         self.loop: asyncio.AbstractEventLoop | None = None  # set at lifespan startup
         self.answered = telemetry.answered_counts()  # (route, status) → answers
         self._metrics: Any = None  # the Prometheus endpoint's server, if configured
+        self.access: AccessLog | None = None  # set at startup when access logging is on
         self.append_then: Callable[[bytes, asyncio.AbstractEventLoop, Then], None] = (
             self.log.append_then
         )
@@ -47,6 +53,36 @@ class TrackingFront:
             return
         if kind != "http":
             return
+        if self.access is None:
+            await self.route(scope, receive, send)
+        else:
+            await self._logged(self.access, scope, receive, send)
+
+    async def _logged(self, access: AccessLog, scope: Scope, receive: Receive, send: Send) -> None:
+        """`route`, with its answer in the access log."""
+        started = access_clock()
+        status = size = 0
+
+        async def logged(message: Any) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.route(scope, receive, logged)
+        finally:  # an app that raised: uvicorn answers 500
+            target = scope.get("raw_path") or scope["path"].encode()
+            if scope.get("query_string"):
+                target += b"?" + scope["query_string"]
+            ua, forwarded = _headers_of(scope)
+            access.add(started, peer_of(scope.get("client")), forwarded, scope["method"],
+                       target, status or 500, size, ua)  # fmt: skip
+
+    async def route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An HTTP request to its handler."""
         path = scope["path"]
         if path.startswith("/e/c/"):
             await self.click(scope, send)
@@ -71,6 +107,12 @@ class TrackingFront:
                 self.loop = asyncio.get_running_loop()
                 self.services.start()
                 self._metrics = telemetry.serve_metrics(self.services, self.answered)
+                config = self.services.config
+                if config.access_log and logging.getLogger(ACCESS_LOGGER).isEnabledFor(
+                    logging.INFO
+                ):
+                    self.access = AccessLog(logs.sink(), self.loop, self.clicks.origin,
+                                            json=config.log_format == "json")  # fmt: skip
                 # Everything built so far lives as long as the process: move it out
                 # of the collector's sight. Otherwise each full collection walks the
                 # whole heap (SQLAlchemy, Starlette, Liquid) and stalls clicks for
@@ -79,6 +121,8 @@ class TrackingFront:
                 gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.access is not None:  # the connections are closed: every answer is in
+                    self.access.flush()
                 self.services.stop()
                 if self._metrics is not None:
                     self._metrics.shutdown()
