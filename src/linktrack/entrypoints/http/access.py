@@ -2,16 +2,16 @@
 
 A request's answer adds one tuple to a list (`AccessLog.add`, ~0.3 µs); the
 event loop formats the list every FLUSH_SECONDS, or at BATCH lines, and hands
-the lines to the log sink in one piece. Formatting stays in the loop's thread:
-in another, it would hold the GIL the loop waits for, in slices of up to 5 ms.
-Batches stay small so that formatting one (~1 µs a line) never holds a click
-for long. `redirect_bench.py --access-log both` measures what it costs.
+the lines to the log sink in one piece, which writes them without blocking.
+Formatting stays in the loop's thread: in another, it would hold the GIL the
+loop waits for, in slices of up to 5 ms. Batches stay small so that
+formatting one (~1.1 µs a line) never holds a click for long.
+`redirect_bench.py --access-log both` measures what it all costs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from typing import Final
@@ -23,8 +23,10 @@ from linktrack.entrypoints.logs import LogSink, iso_time
 FLUSH_SECONDS: Final = 0.2
 BATCH: Final = 256
 LOGGER: Final = "linktrack.access"
-# Bytes a text line shows escaped: controls, quotes, backslashes and non-ASCII.
-_UNSAFE: Final = re.compile(rb'[\x00-\x1f"\\\x7f-\xff]')
+# What a text line shows as it is: printable ASCII but quotes and backslashes
+# (bytes.translate deletes these in ~0.2 µs for a click's path; a regex takes 0.6).
+_PLAIN: Final = bytes(b for b in range(0x20, 0x7F) if b not in b'"\\')
+_AGENTS_KEPT: Final = 1024  # user agents repeat: their escaped form is remembered
 
 # uvloop's loop.time() counts whole milliseconds: too coarse for a click's latency.
 clock: Final = time.perf_counter
@@ -43,6 +45,8 @@ class AccessLog:
         self.origin = origin  # the client as clicks record it (X-Forwarded-For if trusted)
         self.json = json
         self.pending: list[Entry] = []
+        self._agents: dict[bytes, bytes] = {}  # user agent → as a text line shows it
+        self._millisecond = (-1, b"")  # the last time formatted, by the millisecond
 
     def add(self, started: float, peer: str | None, forwarded: bytes | None, method: str,
             target: bytes, status: int, size: int, ua: bytes) -> None:  # fmt: skip
@@ -65,28 +69,39 @@ class AccessLog:
         self.sink.put(b"".join([line(entry, offset) for entry in pending]))
 
     def _client(self, peer: str | None, forwarded: bytes | None) -> str:
+        if forwarded is None:
+            return peer or "-"
         ip, peer = self.origin(forwarded, peer)
         return ip or peer or "-"
 
+    def _time(self, wall: float) -> bytes:
+        """`iso_time`, remembered for the millisecond: a batch's lines share most."""
+        millisecond = int(wall * 1000)
+        if self._millisecond[0] != millisecond:
+            self._millisecond = (millisecond, iso_time(wall).encode())
+        return self._millisecond[1]
+
+    def _agent(self, ua: bytes) -> bytes:
+        safe = self._agents.get(ua)
+        if safe is None:
+            if len(self._agents) >= _AGENTS_KEPT:
+                self._agents.clear()
+            safe = self._agents[ua] = _safe(ua)
+        return safe
+
     def _text_line(self, entry: Entry, offset: float) -> bytes:
         """`<time> INFO linktrack.access: <client> "<method> <target>" <status> <bytes>
-        <ms>ms "<user agent>"`"""
+        <ms>ms "<user agent>"` (~0.8 µs)"""
         at, took, peer, forwarded, method, target, status, size, ua = entry
-        head = f"{iso_time(at + offset)} INFO {LOGGER}: {self._client(peer, forwarded)} "
-        return b'%s"%s %s" %d %d %.2fms "%s"\n' % (
-            head.encode(),
-            method.encode(),
-            _safe(target),
-            status,
-            size,
-            took * 1000,
-            _safe(ua),
-        )
+        return b'%b INFO linktrack.access: %b "%b %b" %d %d %.2fms "%b"\n' % (
+            self._time(at + offset), self._client(peer, forwarded).encode(),
+            method.encode(), _safe(target), status, size, took * 1000, self._agent(ua),
+        )  # fmt: skip
 
     def _json_line(self, entry: Entry, offset: float) -> bytes:
         at, took, peer, forwarded, method, target, status, size, ua = entry
         return orjson.dumps({
-            "time": iso_time(at + offset), "level": "info", "logger": LOGGER,
+            "time": self._time(at + offset).decode(), "level": "info", "logger": LOGGER,
             "client": self._client(peer, forwarded), "method": method,
             "target": target.decode("utf-8", "backslashreplace"), "status": status,
             "bytes": size, "ms": round(took * 1000, 3),
@@ -96,6 +111,6 @@ class AccessLog:
 
 def _safe(value: bytes) -> bytes:
     """`value` as a text line may show it: escaped where it could forge a line or a field."""
-    if _UNSAFE.search(value) is None:
+    if not value.translate(None, _PLAIN):
         return value
     return value.decode("latin-1").encode("unicode_escape").replace(b'"', b'\\"')
