@@ -17,3 +17,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   fi
   echo "$want" > "$stamp"
 fi
+# Customer.io's Node client for tests/e2e/test_tls.py, where Node is installed (pinned by its lock).
+if command -v npm > /dev/null; then
+  lock=tests/node/node_modules/.package-lock.json
+  if [ ! -f "$lock" ] || [ tests/node/package-lock.json -nt "$lock" ]; then
+    echo "linktrack: installing tests/node with npm ci" >&2
+    npm ci --prefix tests/node --silent --no-audit --no-fund >&2
+  fi
+fi

@@ -97,6 +97,7 @@ class Server:
         env: dict[str, str] | None = None,
         prefix: list[str] | None = None,
         log: Path | None = None,
+        https: bool = False,
     ) -> None:
         self.env = {**os.environ, **(env or {})}
         self.prefix = prefix or []  # a command serve runs under (a wrapper that pins it, say)
@@ -104,7 +105,7 @@ class Server:
         self.db_url = db_url
         self.data_dir = data_dir
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
         self.smtp_port = smtp_port
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -68,6 +68,8 @@ class Config:
     log_level: str = "info"  # one of LOG_LEVELS
     log_format: str = "text"  # one of LOG_FORMATS
     access_log: bool = True  # one line per request answered, at info
+    tls_cert: str | None = None  # PEM certificate chain: serve speaks HTTPS with it
+    tls_key: str | None = None  # its private key (PEM)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -98,6 +100,8 @@ class Config:
             log_level=_choice("LINKTRACK_LOG_LEVEL", env, base.log_level, LOG_LEVELS),
             log_format=_choice("LINKTRACK_LOG_FORMAT", env, base.log_format, LOG_FORMATS),
             access_log=_choice("LINKTRACK_ACCESS_LOG", env, "1", ("0", "1")) == "1",
+            tls_cert=env.get("LINKTRACK_TLS_CERT") or None,
+            tls_key=env.get("LINKTRACK_TLS_KEY") or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -125,6 +129,8 @@ class Config:
         env["LINKTRACK_LOG_LEVEL"] = self.log_level
         env["LINKTRACK_LOG_FORMAT"] = self.log_format
         env["LINKTRACK_ACCESS_LOG"] = "1" if self.access_log else "0"
+        if self.tls_cert and self.tls_key:
+            env["LINKTRACK_TLS_CERT"], env["LINKTRACK_TLS_KEY"] = self.tls_cert, self.tls_key
         return env
 
     def default_workspace_settings(self) -> dict[str, Any]:

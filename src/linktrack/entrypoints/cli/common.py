@@ -33,6 +33,7 @@ environment (an option given wins; README, "Running the service", has the table)
   LINKTRACK_LOG_LEVEL           debug, info, warning or error (info)
   LINKTRACK_LOG_FORMAT          text, or json: one JSON object per line (text)
   LINKTRACK_ACCESS_LOG          0: no line per request (1)
+  LINKTRACK_TLS_CERT, LINKTRACK_TLS_KEY   PEM certificate chain and key: serve HTTPS (none)
   LINKTRACK_SECRET, LINKTRACK_KEY_ID   rewrite/render/decode's signing key (a dev key)
 """
 
@@ -84,7 +85,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         changes["webhook_url"] = args.webhook
     if metrics:
         changes["metrics_addr"] = metrics
-    for name in ("log_level", "log_format", "access_log"):
+    for name in ("log_level", "log_format", "access_log", "tls_cert", "tls_key"):
         if getattr(args, name, None) is not None:
             changes[name] = getattr(args, name)
     return replace(base, **changes)

@@ -6,9 +6,10 @@ import argparse
 import json
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from linktrack.adapters.eventlog import EventLogError
 from linktrack.entrypoints.cli.common import (
@@ -22,6 +23,8 @@ from linktrack.entrypoints.cli.common import (
 from linktrack.entrypoints.cli.supervisor import WriterProcess, watch_parent
 
 if TYPE_CHECKING:
+    import socket
+
     import uvicorn
 
     from linktrack.bootstrap import Config
@@ -33,11 +36,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from linktrack.adapters.store import make_engine, migrate
 
-    if not args.public_url:
-        args.public_url = f"http://{args.host}:{args.port}"
     config = config_from_args(args)
+    if not args.public_url and not os.environ.get("LINKTRACK_PUBLIC_URL"):
+        scheme = "https" if config.tls_cert else "http"
+        config = replace(config, public_url=f"{scheme}://{args.host}:{args.port}")
     if config.webhook_url and not config.webhook_secret:
         raise CliError("a webhook needs LINKTRACK_WEBHOOK_SECRET: receivers verify signatures")
+    _check_tls(config)
     check_data_dir(config)
     _check_port(args.host, args.port)
     engine = make_engine(config.db_url)
@@ -65,6 +70,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.stop()
     return 0
+
+
+def _check_tls(config: Config) -> None:
+    """Both halves of the TLS pair or neither, and a pair that loads: a clear error now,
+    not a traceback from uvicorn."""
+    import ssl
+
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise CliError("HTTPS needs both --tls-cert and --tls-key (LINKTRACK_TLS_CERT, _KEY)")
+    if not config.tls_cert:
+        return
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            config.tls_cert, config.tls_key
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise CliError(
+            f"cannot load the TLS certificate {config.tls_cert} with key {config.tls_key}: {exc}"
+        ) from None
 
 
 def _check_port(host: str, port: int) -> None:
@@ -109,6 +133,9 @@ def uvicorn_config(args: argparse.Namespace) -> uvicorn.Config:
         access_log=False,
         log_config=None,
         log_level=os.environ.get("LINKTRACK_LOG_LEVEL", "info"),  # cmd_serve sets it
+        # HTTPS: the same ClickProtocol answers clicks, behind asyncio's TLS transport.
+        ssl_certfile=os.environ.get("LINKTRACK_TLS_CERT") or None,
+        ssl_keyfile=os.environ.get("LINKTRACK_TLS_KEY") or None,
         backlog=2048,
     )
 
@@ -138,9 +165,38 @@ def _http_server(args: argparse.Namespace, stopping: threading.Event) -> uvicorn
             super().handle_exit(sig, frame)
             self._captured_signals.clear()
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            if self.config.ssl is not None:
+                _abort_tls_closes(self.server_state.connections, set())
+            await super().shutdown(sockets)
+
     config = uvicorn_config(args)
     require_fast_path(config)
     return Server(config)
+
+
+TLS_CLOSE_GRACE = 1.0  # seconds a closing TLS connection may wait for the peer's close_notify
+
+
+def _abort_tls_closes(connections: set[Any], seen: set[int]) -> None:
+    """While serve stops, abort TLS connections that have been closing for a grace period.
+
+    Closing a TLS connection waits for the peer's close_notify, up to 30 s; a
+    client idle in a pool (requests, httpx) never reads it, so each of its idle
+    connections would hold the stop for the whole 30 s. An idle HTTP/1.1
+    connection may be dropped (clients retry on a new one); one with a request
+    in flight is not closing yet, so it is not touched.
+    """
+    import asyncio
+
+    closing = {id(c) for c in connections if c.transport is not None and c.transport.is_closing()}
+    for connection in list(connections):
+        if id(connection) in seen and id(connection) in closing:
+            connection.transport.abort()
+    if connections:
+        asyncio.get_running_loop().call_later(
+            TLS_CLOSE_GRACE, _abort_tls_closes, connections, closing
+        )
 
 
 def _background_priority(priority: str) -> None:
@@ -244,6 +300,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
     serve.add_argument("--smtp", help="SMTP relay URL, e.g. smtp://127.0.0.1:2525")
+    serve.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help="serve HTTPS with this PEM certificate chain (LINKTRACK_TLS_CERT)",
+    )
+    serve.add_argument("--tls-key", metavar="FILE",
+                       help="the certificate's PEM private key (LINKTRACK_TLS_KEY)")  # fmt: skip
     serve.add_argument(
         "--metrics",
         metavar="HOST:PORT",

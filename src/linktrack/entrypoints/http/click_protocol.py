@@ -151,7 +151,7 @@ class ClickProtocol(asyncio.Protocol):
         if self.held or (
             not self.in_message and self.state is _CLICKS and not data.startswith(_CLICK_STARTS)
         ):
-            if data[:1] == b"\x16" and not self.held:  # a TLS handshake record
+            if data[:1] == b"\x16" and not self.held and self.config.ssl is None:  # TLS hello
                 tls_spoken(self.loop.time())
             self._to_delegate(data)  # from a request's first byte: uvicorn's from here on
             return
