@@ -287,3 +287,32 @@ def test_a_caller_owned_transaction_rolls_back_everything(engine: Engine) -> Non
         )
         conn.rollback()
     assert store.list_messages(engine, ws.id) == []
+
+
+def test_activities_page_by_keyset_through_equal_times(engine: Engine) -> None:
+    ws = store.create_workspace(engine, "W")
+    m = store.create_message(engine, ws.id, kind="transactional", channel="email")
+    p = store.upsert_person(engine, ws.id, "u1", {"email": "u1@example.com"})
+    # Ids whose order differs by case and collation; three at one time (one transaction).
+    made = [("Zq", 100.0), ("aa", 100.0), ("Ab", 100.0), ("m1", 101.0), ("m2", 101.0),
+            ("b", 99.0), ("B", 99.5)]  # fmt: skip
+    for delivery_id, at in made:
+        store.create_delivery(engine, workspace_id=ws.id, message_id=m.id, person_id=p.id,
+                              channel="email", recipient="u1@example.com", created_at=at,
+                              delivery_id=delivery_id,
+                              status="failed" if delivery_id == "b" else "queued")  # fmt: skip
+    whole = store.person_activities(engine, ws.id, p.id)
+    assert sorted(a.delivery_id for a in whole) == sorted(d for d, _ in made)
+    assert [a.ts for a in whole] == sorted((a.ts for a in whole), reverse=True)
+    for size in (1, 2, 3):
+        paged, after = [], None
+        while True:
+            page = store.person_activities(engine, ws.id, p.id, limit=size, after=after)
+            paged += page
+            if len(page) < size:
+                break
+            after = store.cursor_of(page[-1])
+        assert [a.delivery_id for a in paged] == [a.delivery_id for a in whole], size
+    failed = store.person_activities(engine, ws.id, p.id, kinds=["failed"])
+    assert [(a.type, a.delivery_id) for a in failed] == [("failed", "b")]
+    assert store.person_activities(engine, ws.id, p.id, channel="sms") == []

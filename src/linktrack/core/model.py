@@ -331,6 +331,7 @@ class Activity:
     machine: bool = False
     machine_reasons: tuple[str, ...] = ()
     synthetic: bool = False
+    row_id: int | str = ""  # its row in its table: with ts and type, its place in the feed
 
 
 # ------------------------------------------- campaigns, broadcasts and newsletters

@@ -8,7 +8,9 @@ caller's, `with engine.begin() as conn`). Results are the domain types of
 
 from __future__ import annotations
 
-from linktrack.adapters.store.activities import person_activities
+from linktrack.adapters.store.activities import KINDS as ACTIVITY_KINDS
+from linktrack.adapters.store.activities import Cursor as ActivityCursor
+from linktrack.adapters.store.activities import cursor_of, person_activities
 from linktrack.adapters.store.campaigns import (
     MAX_ERRORS,
     add_progress,
@@ -114,9 +116,11 @@ from linktrack.adapters.store.workspaces import (
 )
 
 __all__ = [
+    "ACTIVITY_KINDS",
     "CSV_HEADER",
     "MAX_ERRORS",
     "PERIODS",
+    "ActivityCursor",
     "Connection",
     "Db",
     "Engine",
@@ -137,6 +141,7 @@ __all__ = [
     "create_job",
     "create_message",
     "create_workspace",
+    "cursor_of",
     "delete_person",
     "delivery_backlog",
     "find_container",

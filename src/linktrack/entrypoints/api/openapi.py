@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from linktrack.entrypoints.api import schemas
+from linktrack.entrypoints.api.reports import activity_types
 from linktrack.service.containers import MAX_ACTIONS
 
 _ERROR = {
@@ -30,6 +31,7 @@ _ALSO = {
           "email or id; the person changed while the message was composed: send again; the "
           "only live key)"},
     503: {**_ERROR, "description": "The event log is unavailable: retry (Retry-After)"},
+    422: {**_ERROR, "description": "start is not the next value of a page"},
 }  # fmt: skip
 
 
@@ -168,7 +170,16 @@ OPENAPI: dict[str, Any] = {
         },
         "/v1/customers/{identifier}": {"get": _op("A person", params=[_path("identifier")])},
         "/v1/customers/{identifier}/activities": {
-            "get": _op("A person's timeline: sent, opened, clicked", params=[_path("identifier")])
+            "get": _op(
+                "A person's timeline, newest first, a page at a time: sent, opened, clicked",
+                params=[
+                    _path("identifier"),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+                    _query("start", {"type": "string", "description": "a page's next"}),
+                    _query("type", {"enum": activity_types()}),
+                ],
+                also=(422,),
+            )
         },
         "/v1/transactional": {
             "get": _op("List transactional messages"),

@@ -7,8 +7,10 @@ contents, so "clicked" means the same everywhere.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 
 from linktrack.adapters import store
 from linktrack.core import model
-from linktrack.core.errors import InputError, NotFoundError
+from linktrack.core.errors import InputError, NotFoundError, Unprocessable
 from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int
 from linktrack.entrypoints.api.views import activity_view, person_view
 
@@ -76,10 +78,23 @@ class ReportsApi:
 
     @endpoint
     def activities(self, request: Request) -> JSON:
+        """A page of a person's timeline (`limit`, `start`, `type`) and the next one's `start`."""
         ws = app_workspace(self.engine, request)
+        q = request.query_params
+        limit = positive_int(q.get("limit", str(ACTIVITIES_LIMIT)), "limit")
+        if not 1 <= limit <= ACTIVITIES_LIMIT:
+            raise InputError(f"limit must be between 1 and {ACTIVITIES_LIMIT}")
+        kinds, channel = activity_type(q.get("type"))
+        after = decode_cursor(q["start"]) if q.get("start") else None
         person = self._person(ws, request)
-        found = store.person_activities(self.engine, ws.id, person.id)
-        return JSON({"activities": [activity_view(a) for a in found]})
+        found = store.person_activities(self.engine, ws.id, person.id, limit=limit + 1,
+                                        after=after, kinds=kinds, channel=channel)  # fmt: skip
+        page = found[:limit]
+        more = len(found) > limit
+        return JSON({
+            "activities": [activity_view(a) for a in page],
+            "next": encode_cursor(store.cursor_of(page[-1])) if more else "",
+        })  # fmt: skip
 
     def _person(self, ws: model.Workspace, request: Request) -> model.Person:
         person = store.get_person(self.engine, ws.id, request.path_params["identifier"])
@@ -123,3 +138,40 @@ class ReportsApi:
                     buffer.seek(0)
                     buffer.truncate()
         yield buffer.getvalue().encode()
+
+
+ACTIVITIES_LIMIT: Final = 100  # entries a page may hold, as Customer.io's
+
+
+def activity_types() -> list[str]:
+    """What `type` may be: an entry's type, or Customer.io's `<type>_<channel>`."""
+    kinds = list(store.ACTIVITY_KINDS)
+    return kinds + [f"{k}_{c}" for k in kinds for c in sorted(model.CHANNELS)]
+
+
+def activity_type(value: str | None) -> tuple[tuple[str, ...], str | None]:
+    """(kinds, channel) that `type` selects; every kind on every channel when absent."""
+    if value is None or value == "":
+        return store.ACTIVITY_KINDS, None
+    if value not in activity_types():
+        raise InputError(f"type must be one of {', '.join(activity_types())}")
+    kind, _, channel = value.partition("_")
+    return (kind,), channel or None
+
+
+def encode_cursor(cursor: store.ActivityCursor) -> str:
+    ts, rank, row_id = cursor
+    return base64.urlsafe_b64encode(f"{ts!r}|{rank}|{row_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> store.ActivityCursor:
+    """A `next` this endpoint gave, back; any other string is a 422 (the schema allows it)."""
+    try:
+        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        ts, rank, row_id = text.split("|")
+        at, order = float(ts), int(rank)
+    except ValueError:
+        raise Unprocessable("start must be the next value of a previous page") from None
+    if not math.isfinite(at) or order not in (0, 1, 2) or (order and not row_id.isdigit()):
+        raise Unprocessable("start must be the next value of a previous page")
+    return at, order, row_id

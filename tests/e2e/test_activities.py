@@ -1,0 +1,102 @@
+"""A person's activities, paged (`limit`, `start`, `next`) and filtered by `type`, over real
+sockets while new clicks keep arriving."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import httpx
+
+from server import app_client, poll, running
+
+BODY = "".join(f'<a href="https://feed.example/{i}">{i}</a>' for i in range(3))
+
+
+def _entry(a: dict[str, object]) -> tuple[object, ...]:
+    return (a["type"], a["timestamp"], a["delivery_id"], a.get("link_id"))
+
+
+def test_activities_page_by_three_while_clicks_arrive(db_url: str, tmp_path: Path) -> None:
+    with running(db_url, tmp_path) as server:
+        app = app_client(server, server.workspace()["app_api_key"])
+        links = []
+        for n in range(3):
+            sent = app.post("/v1/send/email", json={
+                "to": "pat@example.com", "identifiers": {"id": "pat"}, "subject": f"s{n}",
+                "body": BODY,
+            }).json()["delivery_id"]  # fmt: skip
+            body = app.get(f"/v1/deliveries/{sent}").json()["delivery"]["body"]
+            links += re.findall(r'href="([^"]+/e/c/[^"]+)"', body)
+        with httpx.Client() as web:
+            for link in links:  # 3 sends, 9 clicks, and the open each first click implies
+                assert web.get(link).status_code == 302
+        feed = "/v1/customers/pat/activities"
+        whole = poll(lambda: app.get(feed).json(),
+                     lambda got: len(got["activities"]) == 15)["activities"]  # fmt: skip
+        assert app.get(feed).json()["next"] == ""
+
+        stop = threading.Event()
+
+        def click_on() -> None:  # new clicks, stored while the pages are read
+            with httpx.Client() as web:
+                while not stop.is_set():
+                    web.get(links[0])
+                    stop.wait(0.05)
+
+        clicker = threading.Thread(target=click_on)
+        clicker.start()
+        try:
+            pages, start = [], None
+            while True:
+                params = {"limit": 3, **({"start": start} if start else {})}
+                got = app.get(feed, params=params).json()
+                assert len(got["activities"]) <= 3
+                pages.append(got["activities"])
+                start = got["next"]
+                if not start:
+                    break
+                poll(lambda: app.get(feed).json()["activities"][0]["timestamp"],
+                     lambda newest: newest > whole[0]["timestamp"], timeout=10)  # fmt: skip
+        finally:
+            stop.set()
+            clicker.join()
+        first_seen = pages[0]
+        later = [_entry(a) for page in pages[1:] for a in page]
+        # The first page may show clicks newer than `whole`; every later page holds exactly
+        # what followed it then, each once, whatever arrived meanwhile.
+        assert len(later) == len(set(later))
+        expected = [_entry(a) for a in whole]
+        cut = expected.index(_entry(first_seen[-1])) + 1
+        assert later == expected[cut:]
+        assert len(app.get(feed, params={"limit": 100}).json()["activities"]) > 15
+
+
+def test_activity_type_filters_and_bad_paging(tmp_path: Path) -> None:
+    with running(f"sqlite:///{tmp_path}/t.db", tmp_path) as server:
+        app = app_client(server, server.workspace()["app_api_key"])
+        sent = app.post("/v1/send/email", json={
+            "to": "lee@example.com", "identifiers": {"id": "lee"}, "subject": "s", "body": BODY,
+        }).json()["delivery_id"]  # fmt: skip
+        body = app.get(f"/v1/deliveries/{sent}").json()["delivery"]["body"]
+        (first, *_) = re.findall(r'href="([^"]+/e/c/[^"]+)"', body)
+        assert httpx.get(first).status_code == 302
+        feed = "/v1/customers/lee/activities"
+        poll(lambda: app.get(feed).json()["activities"], lambda got: len(got) == 3)
+
+        def types(kind: str) -> list[object]:
+            got = app.get(feed, params={"type": kind})
+            assert got.status_code == 200, got.text
+            return [a["type"] for a in got.json()["activities"]]
+
+        assert types("clicked_email") == ["clicked"]
+        assert types("clicked") == ["clicked"]
+        assert types("sent_email") == ["sent"]
+        assert types("clicked_sms") == []
+        assert types("opened_email") == ["opened"]  # the open the click implies
+        assert app.get(feed, params={"type": "clicks"}).status_code == 400
+        assert app.get(feed, params={"limit": 101}).status_code == 400
+        assert app.get(feed, params={"limit": 0}).status_code == 400
+        bad = app.get(feed, params={"start": "not-a-cursor"})
+        assert bad.status_code == 422 and "start" in bad.json()["meta"]["error"]
