@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -100,3 +101,52 @@ def test_activity_type_filters_and_bad_paging(tmp_path: Path) -> None:
         assert app.get(feed, params={"limit": 0}).status_code == 400
         bad = app.get(feed, params={"start": "not-a-cursor"})
         assert bad.status_code == 422 and "start" in bad.json()["meta"]["error"]
+
+
+def _all_pages(app: httpx.Client, path: str, key: str, between: object = None) -> list[object]:
+    """Every entry of a list, 2 a page, calling `between` after each page."""
+    seen: list[object] = []
+    start = ""
+    while True:
+        got = app.get(path, params={"limit": 2, **({"start": start} if start else {})})
+        assert got.status_code == 200, got.text
+        entries = got.json()[key]
+        assert len(entries) <= 2
+        seen += [e.get("id") for e in entries]
+        start = got.json()["next"]
+        if not start:
+            return seen
+        if callable(between):
+            between()
+
+
+def test_lists_page_by_keyset_while_rows_are_added(tmp_path: Path) -> None:
+    with running(f"sqlite:///{tmp_path}/p.db", tmp_path) as server:
+        app = app_client(server, server.workspace()["app_api_key"])
+        lists = {
+            "/v1/transactional": ("messages", lambda n: {"name": f"t{n}", "body": BODY}),
+            "/v1/newsletters": ("newsletters",
+                                lambda n: {"name": f"n{n}", "subject": "s", "body": BODY}),
+        }  # fmt: skip
+        for path, (key, make) in lists.items():
+            made = [app.post(path, json=make(n)).json() for n in range(5)]
+            assert len(made) == 5
+            before = [e["id"] for e in app.get(path).json()[key]]
+            assert len(before) == 5 and before == sorted(before, reverse=True)  # newest first
+            added = iter(range(100, 110))
+
+            def add(path: str = path, make: Any = make, added: Any = added) -> None:
+                app.post(path, json=make(next(added)))
+
+            paged = _all_pages(app, path, key, add)
+            assert paged == before  # newer rows never shift one onto the next page
+        for n in range(5):  # no relay configured: each lands in the outbox
+            app.post("/v1/send/email", json={"to": f"o{n}@example.com", "body": BODY,
+                                             "identifiers": {"id": f"o{n}"}, "subject": "s"})  # fmt: skip
+        outbox = [d["id"] for d in app.get("/v1/outbox").json()["deliveries"]]
+        assert len(outbox) == 5
+        assert _all_pages(app, "/v1/outbox", "deliveries") == outbox
+        for path in ("/v1/transactional", "/v1/campaigns", "/v1/outbox"):
+            bad = app.get(path, params={"start": "nope"})
+            assert bad.status_code == 422, (path, bad.text)
+        assert app.get("/v1/campaigns", params={"limit": 101}).status_code == 400

@@ -80,7 +80,7 @@ def test_unknown_ids_are_404(env: tuple[Server, httpx.Client, dict[str, Any]]) -
     error_of(other.get(f"/v1/campaigns/{campaign}"), 404)
     error_of(other.get(f"/v1/newsletters/{newsletter}/metrics"), 404)
     error_of(other.post(f"/v1/broadcasts/{broadcast}/trigger", json={"ids": ["a"]}), 404)
-    assert other.get("/v1/campaigns").json() == {"campaigns": []}
+    assert other.get("/v1/campaigns").json() == {"campaigns": [], "next": ""}
     assert counts(server) == before
 
 

@@ -13,7 +13,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from linktrack.adapters.store.engine import Db, transaction
-from linktrack.adapters.store.rows import every, execute, first, inserted, record
+from linktrack.adapters.store.rows import every, execute, first, inserted, newest_first, record
 from linktrack.adapters.store.schema import containers, send_jobs
 from linktrack.core.errors import InvalidValueError
 from linktrack.core.model import CONTAINER_KINDS, JOB_STATUSES, Container, SendJob
@@ -58,12 +58,14 @@ def find_container(db: Db, container_id: int) -> Container | None:
     return first(db, sa.select(containers).where(containers.c.id == container_id), _container)
 
 
-def list_containers(db: Db, workspace_id: int, kind: str) -> list[Container]:
-    """A workspace's containers of `kind`, newest first."""
+def list_containers(
+    db: Db, workspace_id: int, kind: str, *, before_id: int | None = None, limit: int | None = None
+) -> list[Container]:
+    """A workspace's containers of `kind`, newest first (a page: `newest_first`)."""
     query = sa.select(containers).where(
         containers.c.workspace_id == workspace_id, containers.c.kind == kind
     )
-    return every(db, query.order_by(containers.c.id.desc()), _container)
+    return every(db, newest_first(query, containers.c.id, before_id, limit), _container)
 
 
 # ---------------------------------------------------------------------- send jobs
@@ -107,10 +109,12 @@ def get_job(db: Db, container_id: int, job_id: int) -> SendJob | None:
     return first(db, query, _job)
 
 
-def list_jobs(db: Db, container_id: int) -> list[SendJob]:
+def list_jobs(
+    db: Db, container_id: int, *, before_id: int | None = None, limit: int | None = None
+) -> list[SendJob]:
     """A container's jobs, newest first."""
     query = sa.select(send_jobs).where(send_jobs.c.container_id == container_id)
-    return every(db, query.order_by(send_jobs.c.id.desc()), _job)
+    return every(db, newest_first(query, send_jobs.c.id, before_id, limit), _job)
 
 
 def set_job_total(db: Db, job_id: int, total: int) -> None:

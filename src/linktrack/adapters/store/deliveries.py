@@ -199,6 +199,7 @@ def list_deliveries(
     person_id: int | None = None,
     status: str | None = None,
     before: float | None = None,
+    after: tuple[float, str] | None = None,
     limit: int = 100,
 ) -> list[Delivery]:
     """Deliveries newest first (pass the last `created_at` as `before` to page)."""
@@ -210,6 +211,10 @@ def list_deliveries(
     )
     if before is not None:
         query = query.where(deliveries.c.created_at < before)
+    if after is not None:  # the (created_at, id) of a page's last delivery: the rows past it
+        at, last = after
+        created = deliveries.c.created_at
+        query = query.where(sa.or_(created < at, sa.and_(created == at, deliveries.c.id > last)))
     query = query.order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)
     return every(db, query, _delivery)
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.engine import Db, dialect_insert, transaction
-from linktrack.adapters.store.rows import every, first, inserted, record, where_given
+from linktrack.adapters.store.rows import every, first, inserted, newest_first, record, where_given
 from linktrack.adapters.store.schema import links, message_stats, messages
 from linktrack.core.errors import InvalidValueError, NotFoundError
 from linktrack.core.model import CHANNELS, MESSAGE_KINDS, Link, Message, check_choice
@@ -97,7 +97,13 @@ def get_message(db: Db, workspace_id: int, message_id: int) -> Message | None:
 
 
 def list_messages(
-    db: Db, workspace_id: int, kind: str | None = None, parent_id: int | None = None
+    db: Db,
+    workspace_id: int,
+    kind: str | None = None,
+    parent_id: int | None = None,
+    *,
+    before_id: int | None = None,
+    limit: int | None = None,
 ) -> list[Message]:
     """A workspace's messages, newest first, optionally of one kind or parent."""
     query = where_given(
@@ -105,7 +111,7 @@ def list_messages(
         (messages.c.kind, kind),
         (messages.c.parent_id, parent_id),
     )
-    return every(db, query.order_by(messages.c.id.desc()), _message)
+    return every(db, newest_first(query, messages.c.id, before_id, limit), _message)
 
 
 # ------------------------------------------------------------------------- links

@@ -46,6 +46,16 @@ def first(db: Db, query: sa.Select[Any], to: Callable[[sa.Row[Any]], T]) -> T | 
     return None if row is None else to(row)
 
 
+def newest_first(
+    query: sa.Select[Any], id_column: sa.Column[Any], before_id: int | None, limit: int | None
+) -> sa.Select[Any]:
+    """`query` by id, newest first: a page of at most `limit` rows with ids below `before_id`
+    (keyset: rows added meanwhile never shift one page's rows onto the next)."""
+    if before_id is not None:
+        query = query.where(id_column < before_id)
+    return query.order_by(id_column.desc()).limit(limit)
+
+
 def every(db: Db, query: sa.Select[Any], to: Callable[[sa.Row[Any]], T]) -> list[T]:
     """Every row of `query`, in order, each made into a `to`."""
     with transaction(db) as conn:

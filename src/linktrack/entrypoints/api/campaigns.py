@@ -19,7 +19,16 @@ from linktrack.core.audience import parse_audience
 from linktrack.core.errors import InputError, NotFoundError, Unprocessable, require_object
 from linktrack.core.model import Container, Message, Workspace
 from linktrack.entrypoints.api import reports
-from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int, with_body
+from linktrack.entrypoints.api.common import (
+    JSON,
+    app_workspace,
+    endpoint,
+    id_start,
+    page,
+    page_request,
+    positive_int,
+    with_body,
+)
 from linktrack.entrypoints.api.views import container_view, content_view, job_view
 from linktrack.service.bulk_sends import BulkSends
 from linktrack.service.campaigns import Campaigns, parse_trigger
@@ -62,8 +71,11 @@ class ContainersApi:
     @endpoint
     def listing(self, request: Request) -> JSON:
         ws = app_workspace(self.engine, request)
-        found = self.containers.of_kind(ws, self.kind)
-        return JSON({f"{self.kind}s": [self._view(c) for c in found]})
+        limit, start = page_request(request)
+        found = store.list_containers(self.engine, ws.id, self.kind, before_id=id_start(start),
+                                      limit=limit + 1)  # fmt: skip
+        shown, more = page(found, limit, lambda c: str(c.id))
+        return JSON({f"{self.kind}s": [self._view(c) for c in shown], "next": more})
 
     @endpoint
     def show(self, request: Request) -> JSON:
@@ -174,8 +186,10 @@ class SendJobsApi:
     @endpoint
     def listing(self, request: Request) -> JSON:
         _, found = _container(self.engine, self.containers, self.kind, request)
-        jobs = store.list_jobs(self.engine, found.id)
-        return JSON({self.jobs: [job_view(j, self.kind) for j in jobs]})
+        limit, start = page_request(request)
+        jobs = store.list_jobs(self.engine, found.id, before_id=id_start(start), limit=limit + 1)
+        shown, more = page(jobs, limit, lambda j: str(j.id))
+        return JSON({self.jobs: [job_view(j, self.kind) for j in shown], "next": more})
 
     @endpoint
     def show(self, request: Request) -> JSON:

@@ -173,3 +173,37 @@ async def _answer(work: Awaitable[Response]) -> Response:
         return await work
     except (ApiError, InputError, StoreError) as exc:
         return error(exc.status, str(exc))
+
+
+# -- pages of a list ----------------------------------------------------------------
+
+LIST_LIMIT: Final = 100  # entries of a list's page, at most and by default
+NOT_A_START: Final = "start must be the next value of a previous page"
+Item = TypeVar("Item")
+
+
+def page_request(
+    request: Request, *, most: int = LIST_LIMIT, default: int = LIST_LIMIT
+) -> tuple[int, str | None]:
+    """(limit, start) of a list request: a limit out of range is a 400."""
+    q = request.query_params
+    limit = positive_int(q.get("limit", str(default)), "limit")
+    if not 1 <= limit <= most:
+        raise InputError(f"limit must be between 1 and {most}")
+    return limit, q.get("start") or None
+
+
+def id_start(start: str | None) -> int | None:
+    """A page's `start` where pages are cut by id: the id its entries are below (422 if
+    it is not one: the document allows any string)."""
+    if start is None:
+        return None
+    if not (start.isascii() and start.isdigit() and len(start) <= 18):
+        raise Unprocessable(NOT_A_START)
+    return int(start)
+
+
+def page(found: list[Item], limit: int, next_of: Callable[[Item], str]) -> tuple[list[Item], str]:
+    """The first `limit` of `found` (asked for with limit + 1) and the next page's start
+    (`""` when there is none)."""
+    return found[:limit], next_of(found[limit - 1]) if len(found) > limit else ""

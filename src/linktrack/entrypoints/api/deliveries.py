@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,8 +10,16 @@ from starlette.requests import Request
 
 from linktrack.adapters import store
 from linktrack.core import model
-from linktrack.core.errors import InputError, NotFoundError
-from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int, with_body
+from linktrack.core.errors import NotFoundError, Unprocessable
+from linktrack.entrypoints.api.common import (
+    JSON,
+    NOT_A_START,
+    app_workspace,
+    endpoint,
+    page,
+    page_request,
+    with_body,
+)
 from linktrack.entrypoints.api.views import delivery_view
 from linktrack.service.send_requests import parse_send
 from linktrack.service.sending import Sender
@@ -50,8 +59,22 @@ class DeliveriesApi:
     @endpoint
     def outbox(self, request: Request) -> JSON:
         ws = app_workspace(self.engine, request)
-        limit = positive_int(request.query_params.get("limit", "50"), "limit")
-        if not 1 <= limit <= 500:
-            raise InputError("limit must be between 1 and 500")
-        found = store.list_deliveries(self.engine, ws.id, status="outbox", limit=limit)
-        return JSON({"deliveries": [delivery_view(d) for d in found]})
+        limit, start = page_request(request, most=500, default=50)
+        found = store.list_deliveries(self.engine, ws.id, status="outbox",
+                                      after=_outbox_start(start), limit=limit + 1)  # fmt: skip
+        shown, more = page(found, limit, lambda d: f"{d.created_at!r}_{d.id}")
+        return JSON({"deliveries": [delivery_view(d) for d in shown], "next": more})
+
+
+def _outbox_start(start: str | None) -> tuple[float, str] | None:
+    """The (created_at, id) of the delivery a page of the outbox ends with (422 if not)."""
+    if start is None:
+        return None
+    at, _, delivery_id = start.partition("_")
+    try:
+        created = float(at)
+    except ValueError:
+        raise Unprocessable(NOT_A_START) from None
+    if not (math.isfinite(created) and delivery_id):
+        raise Unprocessable(NOT_A_START)
+    return created, delivery_id

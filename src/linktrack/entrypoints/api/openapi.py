@@ -31,7 +31,7 @@ _ALSO = {
           "email or id; the person changed while the message was composed: send again; the "
           "only live key)"},
     503: {**_ERROR, "description": "The event log is unavailable: retry (Retry-After)"},
-    422: {**_ERROR, "description": "start is not the next value of a page"},
+    422: {**_ERROR, "description": "start is not the next value of a page"},  # lists
 }  # fmt: skip
 
 
@@ -45,6 +45,7 @@ def _op(
     response: dict[str, Any] | None = None,
     content_type: str = "application/json",
     also: tuple[int, ...] = (),
+    paged: int = 0,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
@@ -59,6 +60,8 @@ def _op(
             "404": _ERROR,
         },
     }
+    if paged:  # a list, `paged` entries a page at most
+        params, also = [*(params or []), *_page(paged)], (*also, 422)
     for status in also:
         op["responses"][str(status)] = _ALSO[status]
     if params:
@@ -68,6 +71,14 @@ def _op(
         op["responses"]["413"] = _ERROR
         op["responses"]["422"] = _UNPROCESSABLE
     return op
+
+
+def _page(most: int = 100) -> list[dict[str, Any]]:
+    """`limit` and `start` of a list: each answer's `next` is the next page's `start`."""
+    return [
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": most}),
+        _query("start", {"type": "string", "description": "the next of the page before"}),
+    ]
 
 
 def _path(name: str, kind: str = "string") -> dict[str, Any]:
@@ -172,17 +183,12 @@ OPENAPI: dict[str, Any] = {
         "/v1/customers/{identifier}/activities": {
             "get": _op(
                 "A person's timeline, newest first, a page at a time: sent, opened, clicked",
-                params=[
-                    _path("identifier"),
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
-                    _query("start", {"type": "string", "description": "a page's next"}),
-                    _query("type", {"enum": activity_types()}),
-                ],
-                also=(422,),
+                params=[_path("identifier"), _query("type", {"enum": activity_types()})],
+                paged=100,
             )
         },
         "/v1/transactional": {
-            "get": _op("List transactional messages"),
+            "get": _op("List transactional messages, newest first, a page at a time", paged=100),
             "post": _op("Create a transactional message", body=schemas.MESSAGE, ok=201),
         },
         "/v1/transactional/{id}": {
@@ -217,10 +223,7 @@ OPENAPI: dict[str, Any] = {
             )
         },
         "/v1/outbox": {
-            "get": _op(
-                "Deliveries waiting in the outbox (no transport configured)",
-                params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 500})],
-            )
+            "get": _op("Deliveries waiting in the outbox (no transport configured)", paged=500)
         },
         "/v1/workspace/settings": {
             "get": _op("Workspace tracking settings", response=schemas.SETTINGS),
@@ -296,7 +299,7 @@ def _container_paths(plural: str, kind: str, action: str) -> dict[str, Any]:
     create = schemas.container(kind, MAX_ACTIONS)
     paths: dict[str, Any] = {
         base: {
-            "get": _op(f"List {plural}"),
+            "get": _op(f"List {plural}, newest first, a page at a time", paged=100),
             "post": _op(f"Create a {kind} with its {action}s", body=create, ok=201),
         },
         f"{base}/{{id}}": {"get": _op(f"A {kind} with its {action}s", params=one)},
@@ -331,7 +334,9 @@ def _job_paths(plural: str, kind: str, verb: str, jobs: str) -> dict[str, Any]:
                 response=schemas.JOB,
             )
         },
-        f"{base}/{{id}}/{jobs}": {"get": _op(f"The {jobs} of a {kind}", params=one)},
+        f"{base}/{{id}}/{jobs}": {
+            "get": _op(f"The {jobs} of a {kind}, newest first", params=one, paged=100)
+        },
         f"{base}/{{id}}/{jobs}/{{{verb}_id}}": {
             "get": _op(f"Progress of a {verb}", params=job_params, response=schemas.JOB)
         },

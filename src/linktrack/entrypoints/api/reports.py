@@ -22,7 +22,15 @@ from starlette.responses import Response, StreamingResponse
 from linktrack.adapters import store
 from linktrack.core import model
 from linktrack.core.errors import InputError, NotFoundError, Unprocessable
-from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int
+from linktrack.entrypoints.api.common import (
+    JSON,
+    NOT_A_START,
+    app_workspace,
+    endpoint,
+    page,
+    page_request,
+    positive_int,
+)
 from linktrack.entrypoints.api.views import activity_view, person_view
 
 _PERIODS: Final = ("hours", "days", "weeks", "months")
@@ -80,21 +88,14 @@ class ReportsApi:
     def activities(self, request: Request) -> JSON:
         """A page of a person's timeline (`limit`, `start`, `type`) and the next one's `start`."""
         ws = app_workspace(self.engine, request)
-        q = request.query_params
-        limit = positive_int(q.get("limit", str(ACTIVITIES_LIMIT)), "limit")
-        if not 1 <= limit <= ACTIVITIES_LIMIT:
-            raise InputError(f"limit must be between 1 and {ACTIVITIES_LIMIT}")
-        kinds, channel = activity_type(q.get("type"))
-        after = decode_cursor(q["start"]) if q.get("start") else None
+        limit, start = page_request(request)  # at most 100, as Customer.io's
+        kinds, channel = activity_type(request.query_params.get("type"))
+        after = decode_cursor(start) if start else None
         person = self._person(ws, request)
         found = store.person_activities(self.engine, ws.id, person.id, limit=limit + 1,
                                         after=after, kinds=kinds, channel=channel)  # fmt: skip
-        page = found[:limit]
-        more = len(found) > limit
-        return JSON({
-            "activities": [activity_view(a) for a in page],
-            "next": encode_cursor(store.cursor_of(page[-1])) if more else "",
-        })  # fmt: skip
+        shown, more = page(found, limit, lambda a: encode_cursor(store.cursor_of(a)))
+        return JSON({"activities": [activity_view(a) for a in shown], "next": more})
 
     def _person(self, ws: model.Workspace, request: Request) -> model.Person:
         person = store.get_person(self.engine, ws.id, request.path_params["identifier"])
@@ -140,9 +141,6 @@ class ReportsApi:
         yield buffer.getvalue().encode()
 
 
-ACTIVITIES_LIMIT: Final = 100  # entries a page may hold, as Customer.io's
-
-
 def activity_types() -> list[str]:
     """What `type` may be: an entry's type, or Customer.io's `<type>_<channel>`."""
     kinds = list(store.ACTIVITY_KINDS)
@@ -171,7 +169,7 @@ def decode_cursor(value: str) -> store.ActivityCursor:
         ts, rank, row_id = text.split("|")
         at, order = float(ts), int(rank)
     except ValueError:
-        raise Unprocessable("start must be the next value of a previous page") from None
+        raise Unprocessable(NOT_A_START) from None
     if not math.isfinite(at) or order not in (0, 1, 2) or (order and not row_id.isdigit()):
-        raise Unprocessable("start must be the next value of a previous page")
+        raise Unprocessable(NOT_A_START)
     return at, order, row_id

@@ -11,7 +11,16 @@ from linktrack.adapters import store
 from linktrack.core import model
 from linktrack.core.errors import NotFoundError
 from linktrack.entrypoints.api import reports
-from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, positive_int, with_body
+from linktrack.entrypoints.api.common import (
+    JSON,
+    app_workspace,
+    endpoint,
+    id_start,
+    page,
+    page_request,
+    positive_int,
+    with_body,
+)
 from linktrack.entrypoints.api.views import content_view
 from linktrack.service.containers import parse_content
 
@@ -32,8 +41,11 @@ class TransactionalApi:
     @endpoint
     def listing(self, request: Request) -> JSON:
         ws = app_workspace(self.engine, request)
-        found = store.list_messages(self.engine, ws.id, kind="transactional")
-        return JSON({"messages": [content_view(m) for m in found]})
+        limit, start = page_request(request)
+        found = store.list_messages(self.engine, ws.id, kind="transactional",
+                                    before_id=id_start(start), limit=limit + 1)  # fmt: skip
+        shown, more = page(found, limit, lambda m: str(m.id))
+        return JSON({"messages": [content_view(m) for m in shown], "next": more})
 
     @endpoint
     def show(self, request: Request) -> JSON:
