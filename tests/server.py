@@ -165,10 +165,12 @@ class Mailbox:
         from aiosmtpd.controller import Controller
 
         self.messages: list[Message] = []
+        self.recipients: list[list[str]] = []  # each message's envelope recipients (RCPT TO)
         mailbox = self
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                mailbox.recipients.append(list(envelope.rcpt_tos))
                 mailbox.messages.append(message_from_bytes(envelope.content))
                 return "250 OK"
 

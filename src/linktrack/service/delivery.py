@@ -13,6 +13,7 @@ from linktrack.adapters.transports.base import TransportError
 from linktrack.adapters.transports.smtp import OutgoingEmail, SmtpTransport
 from linktrack.adapters.transports.webhook import WebhookTransport
 from linktrack.core.model import Delivery
+from linktrack.service.send_requests import EmailExtras
 
 log = logging.getLogger("linktrack.delivery")
 
@@ -96,6 +97,7 @@ def email_transport(smtp: SmtpTransport) -> Transport:
 
     def send(delivery: Delivery) -> None:
         sender = str(delivery.settings.get("from") or "linktrack@localhost")
+        extras = EmailExtras.from_dict(delivery.settings.get("email") or {})
         smtp.send(
             OutgoingEmail(
                 delivery_id=delivery.id,
@@ -104,6 +106,11 @@ def email_transport(smtp: SmtpTransport) -> Transport:
                 subject=delivery.subject,
                 html=delivery.body,
                 text=delivery.body_plain,
+                cc=extras.cc,
+                bcc=extras.bcc,
+                reply_to=extras.reply_to,
+                headers=extras.headers,
+                attachments=extras.attachments,
             )
         )
 

@@ -6,11 +6,15 @@ written.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from linktrack.core.errors import InputError, NotFoundError
+from linktrack.core.errors import InputError, NotFoundError, Unprocessable
 from linktrack.core.model import (
     ADDRESS_LENGTH,
     IDENTIFIER_KINDS,
@@ -41,6 +45,11 @@ class SendRequest:
     link: str | None = None
     image_url: str | None = None
     custom_data: dict[str, Any] = field(default_factory=dict)
+    # Email only: what goes beside the body (EmailExtras), and the preview text.
+    email: EmailExtras | None = None
+    preheader: str | None = None
+    message_name: str | None = None  # transactional_message_id given as the message's name
+    ignored: tuple[str, ...] = ()  # fields given that a send does not use: reported, not lost
 
     def address(self) -> dict[str, str]:
         """What a send to an unknown identifier knows of the person it creates."""
@@ -51,6 +60,57 @@ class SendRequest:
         return {}
 
 
+@dataclass(frozen=True, slots=True)
+class EmailExtras:
+    """An email's copies, reply address, own headers and attachments (name → bytes)."""
+
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    reply_to: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[tuple[str, bytes], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored on the delivery (attachments in base64) until the worker sends it."""
+        return {
+            "cc": list(self.cc), "bcc": list(self.bcc), "reply_to": self.reply_to,
+            "headers": [list(h) for h in self.headers],
+            "attachments": [[name, base64.b64encode(data).decode()]
+                            for name, data in self.attachments],
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EmailExtras:
+        return cls(
+            cc=tuple(data.get("cc") or ()), bcc=tuple(data.get("bcc") or ()),
+            reply_to=data.get("reply_to"),
+            headers=tuple((str(n), str(v)) for n, v in data.get("headers") or ()),
+            attachments=tuple((str(n), base64.b64decode(b))
+                              for n, b in data.get("attachments") or ()),
+        )  # fmt: skip
+
+
+# What a send may carry and linktrack uses; any other field is reported as ignored.
+SEND_FIELDS: Final = frozenset({
+    "identifiers", "transactional_message_id", "to", "from", "subject", "body", "body_plain",
+    "message_data", "tracked", "disable_message_retention", "send_to_unsubscribed", "send_at",
+})  # fmt: skip
+SCHEDULE_SLACK: Final = 60.0  # seconds: a send_at this close to now is a send now
+EMAIL_FIELDS: Final = frozenset({"cc", "bcc", "reply_to", "headers", "attachments", "preheader"})
+PUSH_FIELDS: Final = frozenset({"title", "message", "link", "image_url", "custom_data"})
+MAX_ATTACHMENTS: Final = 10
+MAX_ATTACHMENT_BYTES: Final = 512 << 10  # decoded, all of a send's attachments together
+MAX_COPIES: Final = 50  # addresses in cc and in bcc
+# Headers a send may not set: linktrack writes them, or they would redirect the message.
+RESERVED_HEADERS: Final = frozenset({
+    "from", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id", "sender",
+    "mime-version", "content-type", "content-transfer-encoding", "x-linktrack-delivery",
+    "return-path",
+})  # fmt: skip
+_HEADER_NAME: Final = re.compile(r"[!-9;-~]{1,76}")  # RFC 5322 field name: no colon
+_ADDRESS: Final = re.compile(r"[^\s@,<>]+@[^\s@,<>]+")
+
+
 def _typed(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], what: str) -> Any:
     value = data.get(name)
     if value is not None and not isinstance(value, kind):
@@ -59,10 +119,11 @@ def _typed(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], wh
 
 
 def _message_id(value: Any) -> int | None:
-    """A transactional message id: an integer, or its digits as a string."""
-    if value is None:
+    """A transactional message id: an integer, or its digits as a string (None too for a
+    name: `_message_name`)."""
+    if value is None or (isinstance(value, str) and not (value.isascii() and value.isdigit())):
         return None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str):
         value = int(value) if len(value) <= 19 else MAX_ID + 1  # too long: no such message
     elif whole_number(value) is not None:
         value = whole_number(value)
@@ -91,15 +152,24 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
         raise InputError("request body must be a JSON object")
     kind, value = parse_identifiers(data.get("identifiers"))
     message_id = _message_id(data.get("transactional_message_id"))
+    message_name = data.get("transactional_message_id") if message_id is None else None
+    if message_name is not None and not (isinstance(message_name, str) and message_name):
+        raise InputError("transactional_message_id must be an integer id or a message's name")
     body = _typed(data, "body", str, "a string")
     subject = _typed(data, "subject", str, "a string")
     if channel == "push":
         # Customer.io's push fields: `title` and `message` name the subject and body.
         body = body or _typed(data, "message", str, "a string")
         subject = subject or _typed(data, "title", str, "a string")
-    if message_id is None and not body:
+    if message_id is None and message_name is None and not body:
         raise InputError("give transactional_message_id or a body")
     message_data = _typed(data, "message_data", dict, "an object") or {}
+    send_at = data.get("send_at")
+    if send_at is not None and (isinstance(send_at, bool) or not isinstance(send_at, int | float)):
+        raise InputError("send_at must be a Unix timestamp in seconds")
+    if send_at is not None and send_at > time.time() + SCHEDULE_SLACK:
+        # Refused rather than sent at once: a message meant for later must not go now.
+        raise Unprocessable("send_at in the future: scheduled sends are not supported yet")
     flags = {
         flag: _typed(data, flag, bool, "true or false")
         for flag in ("tracked", "disable_message_retention", "send_to_unsubscribed")
@@ -122,8 +192,73 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
         tracked=flags["tracked"] is not False,  # null: as if not given
         disable_message_retention=flags["disable_message_retention"] is True,
         send_to_unsubscribed=flags["send_to_unsubscribed"] is not False,
+        message_name=message_name,
+        ignored=_ignored(data, channel),
         **(_push_fields(data) if channel == "push" else {}),
+        **(_email_fields(data) if channel == "email" else {}),
     )
+
+
+def _ignored(data: Mapping[str, Any], channel: Channel) -> tuple[str, ...]:
+    """Fields a send of `channel` does not use (Customer.io's `fake_bcc`, `language`, a
+    typo): the answer's warnings name them."""
+    used = SEND_FIELDS | (EMAIL_FIELDS if channel == "email" else frozenset())
+    used |= PUSH_FIELDS if channel == "push" else frozenset()
+    return tuple(sorted(name for name in data if name not in used))
+
+
+def _email_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """cc, bcc, reply_to, headers, attachments and preheader, checked (422 for what the
+    document cannot say: an address that is not one, a reserved header, bad base64)."""
+    copies = {name: _addresses(data, name) for name in ("cc", "bcc")}
+    reply_to = _typed(data, "reply_to", str, "a string")
+    if reply_to is not None and len(reply_to) > ADDRESS_LENGTH:
+        raise InputError(f"reply_to must be at most {ADDRESS_LENGTH} characters")
+    if reply_to is not None and not _ADDRESS.fullmatch(reply_to.strip()):
+        raise Unprocessable("reply_to must be one email address")
+    headers = _typed(data, "headers", dict, "an object of header names to values") or {}
+    for header, text in headers.items():
+        if not isinstance(text, str):
+            raise InputError(f"headers: {header} must be a string")
+        if not _HEADER_NAME.fullmatch(header) or header.lower() in RESERVED_HEADERS:
+            raise Unprocessable(f"headers: {header!r} cannot be set by a send")
+        if "\r" in text or "\n" in text or len(text) > 998:
+            raise Unprocessable(f"headers: {header} must be one line of at most 998 characters")
+    attachments = _typed(data, "attachments", dict, "an object of file names to base64") or {}
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise Unprocessable(f"attachments: at most {MAX_ATTACHMENTS} files")
+    files = []
+    for file_name, encoded in attachments.items():
+        if not isinstance(encoded, str):
+            raise InputError(f"attachments: {file_name} must be a base64 string")
+        try:
+            files.append((file_name, base64.b64decode(encoded, validate=True)))
+        except (binascii.Error, ValueError):
+            raise Unprocessable(f"attachments: {file_name} is not valid base64") from None
+        if not file_name.strip() or "/" in file_name or "\n" in file_name:
+            raise Unprocessable(f"attachments: {file_name!r} is not a file name")
+    if sum(len(content) for _, content in files) > MAX_ATTACHMENT_BYTES:
+        raise Unprocessable(f"attachments: at most {MAX_ATTACHMENT_BYTES >> 10} KiB in all")
+    return {
+        "email": EmailExtras(copies["cc"], copies["bcc"], reply_to and reply_to.strip(),
+                             tuple(headers.items()), tuple(files)),
+        "preheader": _typed(data, "preheader", str, "a string") or None,
+    }  # fmt: skip
+
+
+def _addresses(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """cc or bcc: addresses separated by commas (Customer.io's form), or a list of them."""
+    value = data.get(name)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise InputError(f"{name} must be a string of addresses separated by commas")
+    found = tuple(a.strip() for a in value if a.strip())
+    if len(found) > MAX_COPIES or not all(_ADDRESS.fullmatch(a) for a in found):
+        raise Unprocessable(f"{name} must hold at most {MAX_COPIES} email addresses")
+    return found
 
 
 def _push_fields(data: Mapping[str, Any]) -> dict[str, Any]:

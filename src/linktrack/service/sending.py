@@ -8,10 +8,12 @@ short codes and the delivery in a few statements.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
+from html import escape
 from typing import Any
 
 from linktrack.adapters import store
@@ -111,17 +113,25 @@ class Sender:
     ) -> model.Message:
         """The message to send: a transactional one, or for a literal body the workspace's
         ad-hoc message of the channel (a stand-in with id 0 until the first send makes it)."""
-        if request.transactional_message_id is not None:
+        found: model.Message | None
+        if request.message_name is not None:  # given by name: the newest of that name
+            named = [m for m in store.list_messages(db, workspace.id, kind="transactional")
+                     if m.name == request.message_name]  # fmt: skip
+            found = named[0] if named else None
+            if found is None:
+                raise NotFoundError(f"no transactional message named {request.message_name!r}")
+        elif request.transactional_message_id is not None:
             found = store.get_message(db, workspace.id, request.transactional_message_id)
             if found is None or found.kind != "transactional":
                 raise NotFoundError(f"no transactional message {request.transactional_message_id}")
-            if found.channel != request.channel:
-                raise Unprocessable(
-                    f"transactional message {found.id} is a {found.channel} message, "
-                    f"not {request.channel}"
-                )
-            return found
-        return self._adhoc(db, workspace, request.channel, create=False)
+        else:
+            return self._adhoc(db, workspace, request.channel, create=False)
+        if found.channel != request.channel:
+            raise Unprocessable(
+                f"transactional message {found.id} is a {found.channel} message, "
+                f"not {request.channel}"
+            )
+        return found
 
     @staticmethod
     def _adhoc(
@@ -182,7 +192,7 @@ class Sender:
         if not recipient:
             raise Unprocessable(f"to is required: the person has no address for {request.channel}")
         source = template
-        if request.transactional_message_id is None:
+        if request.transactional_message_id is None and request.message_name is None:
             # A literal body: Liquid still renders, but links are keyed by URL.
             source = replace(
                 template, subject=request.subject or "", body=request.body or "",
@@ -272,6 +282,9 @@ class Sender:
         composed, settings = settled.composed, draft.settings
         warnings = [w.to_dict() for w in composed.warnings]
         warnings += [{"code": "settings", "message": m, "href": ""} for m in settings.warnings()]
+        warnings += [{"code": "field_ignored", "href": "",
+                      "message": f"{name} is not used by {draft.request.channel} sends"}
+                     for name in draft.request.ignored]  # fmt: skip
         now = time.time()
         delivery = self._delivery(draft, person or draft.person, settled, warnings, now)
         return Prepared(delivery, SendResult(tracking.delivery_id, now, warnings, composed))
@@ -318,6 +331,10 @@ class Sender:
             extra.update(
                 length_before_shortening=after + sum(settled.saved), length_after_shortening=after
             )
+        if request.email is not None:
+            extra["email"] = request.email.to_dict()
+        if request.preheader and body is not None:
+            body = with_preheader(body, request.preheader)
         if request.channel == "push":
             extra["push"] = {
                 "link": settled.link,
@@ -363,3 +380,16 @@ class Sender:
             if len(self._compiled) > 256:
                 self._compiled.popitem(last=False)
         return compiled
+
+
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+_HIDDEN = ("display:none;max-height:0;max-width:0;overflow:hidden;opacity:0;"
+           "font-size:1px;line-height:1px;color:transparent")  # fmt: skip
+
+
+def with_preheader(html: str, preheader: str) -> str:
+    """`html` with `preheader` first in its body, hidden: the preview inboxes show."""
+    hidden = f'<div style="{_HIDDEN}">{escape(preheader)}</div>'
+    body = _BODY_TAG.search(html)
+    at = body.end() if body else 0
+    return html[:at] + hidden + html[at:]

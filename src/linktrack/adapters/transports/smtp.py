@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ class OutgoingEmail:
     subject: str
     html: str | None
     text: str | None
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()  # envelope recipients only: no header names them
+    reply_to: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[tuple[str, bytes], ...] = ()  # (file name, content)
 
 
 class SmtpTransport:
@@ -45,9 +51,20 @@ class SmtpTransport:
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(idstring=email.delivery_id)
         message["X-Linktrack-Delivery"] = email.delivery_id
+        if email.cc:
+            message["Cc"] = ", ".join(email.cc)
+        if email.reply_to:
+            message["Reply-To"] = email.reply_to
+        for name, value in email.headers:
+            message[name] = value
         message.set_content(email.text or "")
         if email.html is not None:
             message.add_alternative(email.html, subtype="html")
+        for file_name, content in email.attachments:
+            kind = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+            main, _, sub = kind.partition("/")
+            message.add_attachment(content, maintype=main, subtype=sub, filename=file_name)
+        recipients = [email.to, *email.cc, *email.bcc]
         try:
             client: smtplib.SMTP
             if self._tls:
@@ -64,7 +81,7 @@ class SmtpTransport:
                     client.starttls(context=ssl.create_default_context())
                 if self._user:
                     client.login(self._user, self._password or "")
-                client.send_message(message)
+                client.send_message(message, to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             raise TransportError(f"recipient refused: {exc.recipients}", permanent=True) from None
         except smtplib.SMTPResponseException as exc:
