@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -45,15 +46,27 @@ def pair(ca: trustme.CA, tmp_path: Path) -> tuple[Path, Path, Path]:
     return chain, key, bundle
 
 
-def test_customerio_python_client_over_https(
-    pair: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _https_server(
+    pair: tuple[Path, Path, Path], tmp_path: Path
+) -> tuple[Server, dict[str, Any], ssl.SSLContext]:
+    """serve over HTTPS with the pair, a workspace in it, and a context trusting the CA."""
     chain, key, bundle = pair
     env = {"LINKTRACK_TLS_CERT": str(chain), "LINKTRACK_TLS_KEY": str(key)}
     server = Server(f"sqlite:///{tmp_path}/tls.db", tmp_path, env=env, https=True).start()
     try:
         ws = server.workspace()
-        trusted = ssl.create_default_context(cafile=str(bundle))
+    except BaseException:
+        server.stop()
+        raise
+    return server, ws, ssl.create_default_context(cafile=str(bundle))
+
+
+def test_customerio_python_client_over_https(
+    pair: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, ws, trusted = _https_server(pair, tmp_path)
+    bundle = pair[2]
+    try:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))  # how requests takes a CA
         track = CustomerIO(ws["site_id"], ws["track_api_key"], host="127.0.0.1",
                            port=server.port, retries=0)  # fmt: skip
@@ -122,12 +135,9 @@ def test_customerio_node_client_over_https(pair: tuple[Path, Path, Path], tmp_pa
         pytest.skip("Node.js is not installed: customerio-node cannot run here")
     if not (NODE_CLIENT / "node_modules" / "customerio-node").is_dir():
         pytest.fail("tests/node/node_modules is missing: run bash scripts/setup.sh (npm ci)")
-    chain, key, bundle = pair
-    env = {"LINKTRACK_TLS_CERT": str(chain), "LINKTRACK_TLS_KEY": str(key)}
-    server = Server(f"sqlite:///{tmp_path}/node.db", tmp_path, env=env, https=True).start()
+    server, ws, trusted = _https_server(pair, tmp_path)
+    bundle = pair[2]
     try:
-        ws = server.workspace()
-        trusted = ssl.create_default_context(cafile=str(bundle))
         app = httpx.Client(base_url=server.url, verify=trusted,
                            headers={"Authorization": f"Bearer {ws['app_api_key']}"})  # fmt: skip
         created = app.post("/v1/transactional", json=TEMPLATE).json()
