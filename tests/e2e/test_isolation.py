@@ -143,6 +143,8 @@ ACTION_IDS = {"campaigns": "campaign_action", "broadcasts": "broadcast_action"}
 def _owner_values(path: str, param: str, ids: dict[str, Any]) -> list[Any]:
     """The owner's value for a path parameter (first), then its neighbours."""
     collection = path.split("/")[2]
+    if path.startswith("/v1/campaigns/{id}/triggers"):  # Customer.io's path for broadcasts
+        collection = "broadcasts"
     numeric = {"id": COLLECTION_IDS.get(collection), "action_id": ACTION_IDS.get(collection),
                "content_id": "content", "trigger_id": "trigger", "send_id": "send"}  # fmt: skip
     if numeric.get(param):
@@ -199,6 +201,7 @@ WRITES: dict[tuple[str, str], tuple[Body, bool]] = {
     ("POST", "/v1/broadcasts"): (lambda ids: {"name": "Intruder", "actions": [{"body": "<p>x</p>"}]}, False),
     ("PUT", "/v1/broadcasts/{id}/actions/{action_id}"): (lambda ids: {"subject": "intruder"}, False),
     ("POST", "/v1/broadcasts/{id}/trigger"): (lambda ids: {"ids": [ids["identifier"]]}, False),
+    ("POST", "/v1/campaigns/{id}/triggers"): (lambda ids: {"ids": [ids["identifier"]]}, False),
     ("POST", "/v1/newsletters"): (lambda ids: {"name": "Intruder", "body": "<p>x</p>"}, False),
     ("PUT", "/v1/newsletters/{id}/contents/{content_id}"): (lambda ids: {"tracked": False}, False),
     ("POST", "/v1/newsletters/{id}/send"): (lambda ids: {"ids": [ids["identifier"]]}, False),

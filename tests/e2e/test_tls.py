@@ -141,16 +141,24 @@ def test_customerio_node_client_over_https(pair: tuple[Path, Path, Path], tmp_pa
         app = httpx.Client(base_url=server.url, verify=trusted,
                            headers={"Authorization": f"Bearer {ws['app_api_key']}"})  # fmt: skip
         created = app.post("/v1/transactional", json=TEMPLATE).json()
+        broadcast = app.post("/v1/broadcasts", json={"name": "Spring", "actions": [
+            {"subject": "{{ trigger.promo }} for {{ customer.first_name }}", "body": "<p>x</p>"},
+        ]}).json()["broadcast"]  # fmt: skip
         ran = subprocess.run(
             [node, str(NODE_CLIENT / "customerio_client.js")],
             capture_output=True, text=True, timeout=60,
             env={**os.environ, "NODE_EXTRA_CA_CERTS": str(bundle), "LINKTRACK_URL": server.url,
                  "SITE_ID": ws["site_id"], "TRACK_API_KEY": ws["track_api_key"],
                  "APP_API_KEY": ws["app_api_key"],
-                 "MESSAGE_ID": str(created["transactional_message"]["id"])},
+                 "MESSAGE_ID": str(created["transactional_message"]["id"]),
+                 "BROADCAST_ID": str(broadcast["id"])},
         )  # fmt: skip
         assert ran.returncode == 0, ran.stderr
-        sent = json.loads(ran.stdout)
+        answers = json.loads(ran.stdout)
+        sent, status = answers["sent"], answers["status"]
+        # Customer.io's broadcast trigger path (/v1/campaigns/{id}/triggers), by its client.
+        assert status["id"] == answers["trigger"]["id"] and status["status"] == "done", answers
+        assert status["sent"] == 1, answers
         delivery = app.get(f"/v1/deliveries/{sent['delivery_id']}").json()["delivery"]
         assert delivery["subject"] == "Welcome Grace"
         person = app.get("/v1/customers/grace").json()

@@ -1,5 +1,6 @@
 // Customer.io's own Node client against linktrack, with only its URLs changed:
-// identify a person, track an event, send a transactional email; print the send's answer.
+// identify a person, track an event, send a transactional email, trigger a broadcast for
+// the person and read the trigger's progress; print the answers as one JSON object.
 // Run by tests/e2e/test_tls.py (NODE_EXTRA_CA_CERTS makes Node trust the test's CA).
 const { APIClient, SendEmailRequest, TrackClient } = require("customerio-node");
 
@@ -15,7 +16,14 @@ async function main() {
     from: "team@example.com",
     identifiers: { id: "grace" },
   }));
-  console.log(JSON.stringify(sent));
+  const trigger = await api.triggerBroadcast(Number(env.BROADCAST_ID), { promo: "spring" },
+    { ids: ["grace"] });
+  let status = await api.getBroadcastTriggerStatus(Number(env.BROADCAST_ID), trigger.id);
+  for (let n = 0; n < 100 && status.status !== "done"; n++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    status = await api.getBroadcastTriggerStatus(Number(env.BROADCAST_ID), trigger.id);
+  }
+  console.log(JSON.stringify({ sent, trigger, status }));
 }
 
 main().catch((error) => {

@@ -110,6 +110,11 @@ ROUTES: Final[list[tuple[str, str, Callable[[Endpoints], Handler]]]] = [
      lambda e: e.campaigns.link_metrics),
     ("GET", "/v1/campaigns/{id}/actions/{action_id}/links", lambda e: e.campaigns.top_links),
     ("POST", "/v1/campaigns/{id}/trigger", lambda e: e.campaign_trigger.trigger),
+    # Customer.io's paths for a broadcast's triggers (its API calls broadcasts campaigns):
+    # the ids are the broadcasts', which no campaign shares.
+    ("POST", "/v1/campaigns/{id}/triggers", lambda e: e.broadcast_triggers.start),
+    ("GET", "/v1/campaigns/{id}/triggers", lambda e: e.broadcast_triggers.listing),
+    ("GET", "/v1/campaigns/{id}/triggers/{trigger_id}", lambda e: e.broadcast_triggers.show),
     # API-triggered broadcasts
     ("POST", "/v1/broadcasts", lambda e: e.broadcasts.create),
     ("GET", "/v1/broadcasts", lambda e: e.broadcasts.listing),

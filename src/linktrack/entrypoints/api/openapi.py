@@ -378,6 +378,13 @@ OPENAPI["paths"].update(_job_paths("broadcasts", "broadcast", "trigger", "trigge
 OPENAPI["paths"].update(_container_paths("newsletters", "newsletter", "content"))
 OPENAPI["paths"].update(_job_paths("newsletters", "newsletter", "send", "sends"))
 OPENAPI["paths"].update(_TRIGGER_PATHS)
+_CIO_TRIGGERS = {  # Customer.io's paths for the same triggers (a broadcast's id in {id})
+    "/v1/broadcasts/{id}/trigger": "/v1/campaigns/{id}/triggers",  # POST
+    "/v1/broadcasts/{id}/triggers": "/v1/campaigns/{id}/triggers",  # GET
+    "/v1/broadcasts/{id}/triggers/{trigger_id}": "/v1/campaigns/{id}/triggers/{trigger_id}",
+}
+for _ours, _ops in _job_paths("broadcasts", "broadcast", "trigger", "triggers").items():
+    OPENAPI["paths"].setdefault(_CIO_TRIGGERS[_ours], {}).update(_ops)
 OPENAPI["paths"].update(
     {
         f"/v1/send/{channel}": {
