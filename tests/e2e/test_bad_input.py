@@ -190,12 +190,16 @@ def test_api_errors_are_json_4xx_and_write_nothing(env) -> None:  # type: ignore
         ).status_code
         == 401
     )
-    assert (
-        track.put(
-            "/api/v1/customers/p1", content=b"[]", auth=(a["site_id"], a["track_api_key"])
-        ).status_code
-        == 400
+    refused = track.put(
+        "/api/v1/customers/p1", content=b"[]", auth=(a["site_id"], a["track_api_key"])
     )
+    assert refused.status_code == 400
+    # The Track API answers in Customer.io's shape too: the message also in meta.errors.
+    meta = refused.json()["meta"]
+    assert meta["errors"] == [meta["error"]] and meta["error"]
+    unknown = track.post("/api/v1/nowhere", auth=(a["site_id"], a["track_api_key"]))
+    assert unknown.status_code == 404 and unknown.json()["meta"]["errors"] == ["no such endpoint"]
+    assert "errors" not in app.get("/v1/transactional/999999").json()["meta"]  # App API: one
     assert counts(server) == before
 
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from linktrack.bootstrap import Services
 from linktrack.entrypoints.api.campaigns import CampaignTriggerApi, ContainersApi, SendJobsApi
-from linktrack.entrypoints.api.common import JSON, Handler, error
+from linktrack.entrypoints.api.common import JSON, Handler, error, on_track_api
 from linktrack.entrypoints.api.deliveries import DeliveriesApi
 from linktrack.entrypoints.api.openapi import OPENAPI
 from linktrack.entrypoints.api.reports import ReportsApi
@@ -178,13 +178,14 @@ def _by_method(handlers: dict[str, Handler]) -> Handler:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: "no such endpoint", 405: "method not allowed on this endpoint"}
-    answer = error(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+    message = messages.get(exc.status_code, str(exc.detail))
+    answer = error(exc.status_code, message, track=on_track_api(request))
     answer.headers.update(exc.headers or {})  # a 405 names the methods allowed (Allow)
     return answer
 
 
 async def _on_crash(request: Request, exc: Exception) -> Response:
-    return error(500, "internal error")
+    return error(500, "internal error", track=on_track_api(request))
 
 
 def build_api(services: Services) -> Starlette:

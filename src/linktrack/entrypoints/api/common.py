@@ -41,8 +41,16 @@ class ApiError(Exception):
         self.status = status
 
 
-def error(status: int, message: str) -> JSON:
-    return JSON({"meta": {"error": message}}, status_code=status)
+def error(status: int, message: str, *, track: bool = False) -> JSON:
+    """`{"meta":{"error":"…"}}`; on the Track API also Customer.io's `"errors":["…"]`."""
+    meta: dict[str, Any] = {"error": message}
+    if track:
+        meta["errors"] = [message]
+    return JSON({"meta": meta}, status_code=status)
+
+
+def on_track_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
 
 
 async def body_json(request: Request) -> Any:
@@ -144,7 +152,7 @@ def endpoint(
     """A Starlette endpoint from a sync handler `method(self, request)`."""
 
     async def run(self: Resource, request: Request) -> Response:
-        return await _answer(run_in_threadpool(method, self, request))
+        return await _answer(run_in_threadpool(method, self, request), on_track_api(request))
 
     return run
 
@@ -159,12 +167,12 @@ def with_body(
         return await run_in_threadpool(method, self, request, data)
 
     async def run(self: Resource, request: Request) -> Response:
-        return await _answer(call(self, request))
+        return await _answer(call(self, request), on_track_api(request))
 
     return run
 
 
-async def _answer(work: Awaitable[Response]) -> Response:
+async def _answer(work: Awaitable[Response], track: bool) -> Response:
     """The handler's response, or the JSON error its expected failure stands for.
 
     The status of each error type is its `.status` (see `linktrack.core.errors`).
@@ -172,7 +180,7 @@ async def _answer(work: Awaitable[Response]) -> Response:
     try:
         return await work
     except (ApiError, InputError, StoreError) as exc:
-        return error(exc.status, str(exc))
+        return error(exc.status, str(exc), track=track)
 
 
 # -- pages of a list ----------------------------------------------------------------

@@ -106,7 +106,7 @@ OPENAPI: dict[str, Any] = {
         "title": "linktrack",
         "version": "0.1.0",
         "description": "Self-hosted link tracking for messages. App API: Bearer app key. "
-        'Track API: Basic site_id:track_api_key. Errors: {"meta":{"error":"…"}}.',
+        'Track API: Basic site_id:track_api_key. Errors: {"meta":{"error":"…","errors":["…"]}}.',
     },
     "components": {
         "securitySchemes": {
@@ -115,12 +115,7 @@ OPENAPI: dict[str, Any] = {
         },
         "schemas": {
             "Condition": schemas.CONDITION,
-            "Error": {
-                "type": "object",
-                "properties": {
-                    "meta": {"type": "object", "properties": {"error": {"type": "string"}}}
-                },
-            },
+            "Error": schemas.ERROR,
         },
     },
     "paths": {

@@ -419,3 +419,18 @@ HEALTH = {
         },
     },
 }  # fmt: skip
+
+
+ERROR: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "meta": {
+            "type": "object",
+            "properties": {
+                "error": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "string"},
+                           "description": "the same message, on the Track API (Customer.io's)"},
+            },
+        }
+    },
+}  # fmt: skip
