@@ -150,3 +150,38 @@ def test_lists_page_by_keyset_while_rows_are_added(tmp_path: Path) -> None:
             bad = app.get(path, params={"start": "nope"})
             assert bad.status_code == 422, (path, bad.text)
         assert app.get("/v1/campaigns", params={"limit": 101}).status_code == 400
+
+
+def test_messages_are_deliveries_in_customerio_shape(tmp_path: Path) -> None:
+    with running(f"sqlite:///{tmp_path}/m.db", tmp_path) as server:
+        app = app_client(server, server.workspace()["app_api_key"])
+        template = app.post("/v1/transactional", json={"name": "t", "body": BODY}).json()
+        tid = template["transactional_message"]["id"]
+        campaign = app.post("/v1/campaigns", json={
+            "name": "c", "actions": [{"subject": "s", "body": BODY}],
+        }).json()["campaign"]  # fmt: skip
+        sent = app.post("/v1/send/email", json={
+            "transactional_message_id": tid, "to": "m@example.com", "identifiers": {"id": "m"},
+        }).json()["delivery_id"]  # fmt: skip
+        triggered = app.post(f"/v1/campaigns/{campaign['id']}/trigger",
+                             json={"identifiers": {"id": "m"}})  # fmt: skip
+        assert triggered.status_code == 200, triggered.text
+        body = app.get(f"/v1/deliveries/{sent}").json()["delivery"]["body"]
+        (first, *_) = re.findall(r'href="([^"]+/e/c/[^"]+)"', body)
+        assert httpx.get(first).status_code == 302
+        one = poll(lambda: app.get(f"/v1/messages/{sent}").json()["message"],
+                   lambda m: "clicked" in m["metrics"])  # fmt: skip
+        assert one["id"] == sent and one["type"] == "email"
+        assert one["transactional_message_id"] == tid and one["campaign_id"] is None
+        assert one["customer_id"] == "m" and one["customer_identifiers"]["id"] == "m"
+        assert one["recipient"] == "m@example.com"
+        assert one["metrics"]["created"] <= one["metrics"]["opened"] <= one["metrics"]["clicked"]
+        listed = app.get("/v1/messages", params={"type": "email"}).json()
+        assert [m["id"] for m in listed["messages"]][1] == sent and listed["next"] == ""
+        action = listed["messages"][0]
+        assert action["campaign_id"] == campaign["id"]
+        assert action["action_id"] == campaign["actions"][0]["id"]
+        assert app.get("/v1/messages", params={"type": "sms"}).json()["messages"] == []
+        assert _all_pages(app, "/v1/messages", "messages") == [m["id"] for m in listed["messages"]]
+        assert app.get("/v1/messages/nope").status_code == 404
+        assert app.get("/v1/messages", params={"type": "fax"}).status_code == 400

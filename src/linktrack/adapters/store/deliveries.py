@@ -198,6 +198,7 @@ def list_deliveries(
     message_id: int | None = None,
     person_id: int | None = None,
     status: str | None = None,
+    channel: str | None = None,
     before: float | None = None,
     after: tuple[float, str] | None = None,
     limit: int = 100,
@@ -208,6 +209,7 @@ def list_deliveries(
         (deliveries.c.message_id, message_id),
         (deliveries.c.person_id, person_id),
         (deliveries.c.status, status),
+        (deliveries.c.channel, channel),
     )
     if before is not None:
         query = query.where(deliveries.c.created_at < before)

@@ -21,6 +21,7 @@ from linktrack.bootstrap import Services
 from linktrack.entrypoints.api.campaigns import CampaignTriggerApi, ContainersApi, SendJobsApi
 from linktrack.entrypoints.api.common import JSON, Handler, error, on_track_api
 from linktrack.entrypoints.api.deliveries import DeliveriesApi
+from linktrack.entrypoints.api.messages import MessagesApi
 from linktrack.entrypoints.api.openapi import OPENAPI
 from linktrack.entrypoints.api.reports import ReportsApi
 from linktrack.entrypoints.api.track import TrackApi
@@ -35,6 +36,7 @@ class Endpoints:
     track: TrackApi
     transactional: TransactionalApi
     deliveries: DeliveriesApi
+    messages: MessagesApi
     workspace: WorkspaceApi
     reports: ReportsApi
     campaigns: ContainersApi
@@ -50,6 +52,7 @@ class Endpoints:
             track=TrackApi(s.engine, s.campaigns, s.sdk_events),
             transactional=TransactionalApi(s.engine),
             deliveries=DeliveriesApi(s.engine, s.sender),
+            messages=MessagesApi(s.engine),
             workspace=WorkspaceApi(s.engine, s.sender, s.keys, s.writer_status),
             reports=ReportsApi(s.engine),
             campaigns=ContainersApi("campaign", s.engine, s.containers),
@@ -84,6 +87,8 @@ ROUTES: Final[list[tuple[str, str, Callable[[Endpoints], Handler]]]] = [
     ("POST", "/v1/send/{channel:str}", lambda e: e.deliveries.send),
     ("GET", "/v1/deliveries/{delivery_id}", lambda e: e.deliveries.show),
     ("GET", "/v1/outbox", lambda e: e.deliveries.outbox),
+    ("GET", "/v1/messages", lambda e: e.messages.listing),  # Customer.io's delivery objects
+    ("GET", "/v1/messages/{delivery_id}", lambda e: e.messages.show),
     # workspace
     ("GET", "/v1/workspace/settings", lambda e: e.workspace.settings),
     ("PUT", "/v1/workspace/settings", lambda e: e.workspace.change_settings),

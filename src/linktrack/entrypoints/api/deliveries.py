@@ -61,13 +61,13 @@ class DeliveriesApi:
         ws = app_workspace(self.engine, request)
         limit, start = page_request(request, most=500, default=50)
         found = store.list_deliveries(self.engine, ws.id, status="outbox",
-                                      after=_outbox_start(start), limit=limit + 1)  # fmt: skip
+                                      after=delivery_start(start), limit=limit + 1)  # fmt: skip
         shown, more = page(found, limit, lambda d: f"{d.created_at!r}_{d.id}")
         return JSON({"deliveries": [delivery_view(d) for d in shown], "next": more})
 
 
-def _outbox_start(start: str | None) -> tuple[float, str] | None:
-    """The (created_at, id) of the delivery a page of the outbox ends with (422 if not)."""
+def delivery_start(start: str | None) -> tuple[float, str] | None:
+    """The (created_at, id) of the delivery a page of deliveries ends with (422 if not)."""
     if start is None:
         return None
     at, _, delivery_id = start.partition("_")

@@ -4,12 +4,14 @@ The paths, with what each answers; the bodies' schemas are in `schemas`. The
 campaign, broadcast and newsletter paths are built by `_container_paths` and
 `_job_paths`, one send path per channel. A test checks that every route the
 app serves is described here, and a schemathesis run that the document is true.
+Over 400 lines for one concept: one document, every path in it, in one place.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from linktrack.core.model import CHANNELS
 from linktrack.entrypoints.api import schemas
 from linktrack.entrypoints.api.reports import activity_types
 from linktrack.service.containers import MAX_ACTIONS
@@ -215,6 +217,19 @@ OPENAPI: dict[str, Any] = {
         "/v1/deliveries/{delivery_id}": {
             "get": _op(
                 "A delivery with its body (if retained) and links", params=[_path("delivery_id")]
+            )
+        },
+        "/v1/messages": {
+            "get": _op(
+                "Deliveries as Customer.io's message objects, newest first",
+                paged=100,
+                params=[_query("type", {"enum": sorted(CHANNELS)})],
+            )
+        },
+        "/v1/messages/{delivery_id}": {
+            "get": _op(
+                "A delivery as Customer.io's message object (ids, metrics times)",
+                params=[_path("delivery_id")],
             )
         },
         "/v1/outbox": {
