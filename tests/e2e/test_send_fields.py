@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server import Mailbox, app_client, running
+from server import Mailbox, app_client, poll, running
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -66,6 +66,12 @@ def test_every_email_field_reaches_the_smtp_server(shop) -> None:  # type: ignor
     assert '<body class="x"><div style="display:none;' in html
     assert "Your receipt &amp; more</div>" in html
     assert "/e/c/" in html  # the link is still tracked
+    # Sent: the store keeps the attachments' names and sizes, not a copy of their bytes.
+    settings = poll(lambda: app.get(f"/v1/deliveries/{sent.json()['delivery_id']}").json()
+                    ["delivery"]["settings"], lambda got: "attachments_sent" in got["email"])  # fmt: skip
+    assert "attachments" not in settings["email"]
+    assert settings["email"]["attachments_sent"] == [
+        {"name": "receipt.txt", "bytes": 9}, {"name": "dot.png", "bytes": len(PNG)}]
 
 
 @pytest.mark.parametrize(("fields", "status", "said"), [

@@ -65,6 +65,8 @@ class DeliveryWorker:
                     )
                 continue
             store.mark_delivery(self.engine, delivery.id, "sent")
+            if (settings := EmailExtras.sent(delivery.settings)) is not None:
+                store.set_delivery_settings(self.engine, delivery.id, settings)
             if delivery.settings.get("disable_message_retention"):
                 store.forget_content(self.engine, delivery.id)
             self._forget(delivery.id)

@@ -79,6 +79,18 @@ class EmailExtras:
                             for name, data in self.attachments],
         }  # fmt: skip
 
+    @staticmethod
+    def sent(settings: Mapping[str, Any]) -> dict[str, Any] | None:
+        """`settings` once the email is sent: its attachments as names and sizes only (the
+        store keeps no copy of what left); None when it had none."""
+        email = settings.get("email") or {}
+        if not email.get("attachments"):
+            return None
+        kept = [{"name": name, "bytes": len(base64.b64decode(content))}
+                for name, content in email["attachments"]]  # fmt: skip
+        rest = {k: v for k, v in email.items() if k != "attachments"}
+        return {**settings, "email": {**rest, "attachments_sent": kept}}
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EmailExtras:
         return cls(

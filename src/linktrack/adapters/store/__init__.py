@@ -34,6 +34,7 @@ from linktrack.adapters.store.deliveries import (
     mark_delivery,
     ping,
     queued_deliveries,
+    set_delivery_settings,
 )
 from linktrack.adapters.store.engine import (
     Connection,
@@ -196,6 +197,7 @@ __all__ = [
     "save_pair_first_times",
     "save_progress",
     "segment_clicked",
+    "set_delivery_settings",
     "set_job_total",
     "signing_key_workspaces",
     "top_links",

@@ -138,6 +138,12 @@ def mark_delivery(
     raise NotFoundError(f"delivery {delivery_id!r} does not exist")
 
 
+def set_delivery_settings(db: Db, delivery_id: str, settings: Mapping[str, Any]) -> None:
+    """Replace a delivery's settings document (what its transport reads)."""
+    statement = sa.update(deliveries).where(deliveries.c.id == delivery_id)
+    execute(db, statement.values(settings=dict(settings)))
+
+
 def forget_content(db: Db, delivery_id: str) -> None:
     """Drop a delivery's bodies once sent (the sender asked for no message retention)."""
     statement = sa.update(deliveries).where(deliveries.c.id == delivery_id)
