@@ -170,7 +170,7 @@ def test_api_errors_are_json_4xx_and_write_nothing(env) -> None:  # type: ignore
         (app.put("/v1/workspace/settings", json={"url_params": {"x": "{{ broken"}}), 422),
         (app.put("/v1/workspace/settings", json={"nope": 1}), 400),
         (app.get("/v1/transactional/1/metrics/links", params={"period": "years"}), 400),
-        (app.get("/v1/transactional/1/metrics/links", params={"steps": "0"}), 400),
+        (app.get("/v1/transactional/1/metrics/links", params={"steps": "-1"}), 400),
         (app.get("/v1/no/such/thing"), 404),
         (app_client(server, "wrong-key").get("/v1/transactional"), 401),
         (httpx.get(f"{server.url}/v1/transactional"), 401),

@@ -207,7 +207,7 @@ def test_bad_report_queries_and_updates(env: tuple[Server, httpx.Client, dict[st
     campaign, action = ids["campaigns"][0], ids["action"]
     base = f"/v1/campaigns/{campaign}"
     assert "period" in error_of(app.get(f"{base}/metrics/links", params={"period": "years"}), 400)
-    assert "steps" in error_of(app.get(f"{base}/metrics/links", params={"steps": "0"}), 400)
+    assert "steps" in error_of(app.get(f"{base}/metrics/links", params={"steps": "2.5"}), 400)
     assert "unique" in error_of(app.get(f"{base}/actions/{action}/metrics/links", params={"unique": "x"}), 400)
     before = app.get(f"{base}/actions/{action}").json()
     assert "cannot change" in error_of(app.put(f"{base}/actions/{action}", json={"channel": "sms"}), 422)

@@ -240,7 +240,8 @@ def test_newsletter(db_url: str, tmp_path: Path) -> None:
         assert per_content == metric
         series = app.get(f"{base}/contents/{content['id']}/metrics/links",
                          params={"period": "days", "steps": 1, "unique": "true"}).json()  # fmt: skip
-        assert sorted(e["metric"]["series"]["clicked"][0] for e in series["links"]) == [0, 1]
+        assert sorted(e["metric"]["series"]["clicked"][-1] for e in series["links"]) == [0, 1]
+        assert all(len(e["metric"]["series"]["clicked"]) == 2 for e in series["links"])
 
         # The newsletter's tracking toggle: off, nothing is rewritten.
         changed = app.put(f"{base}/contents/{content['id']}", json={"tracked": False})

@@ -128,6 +128,22 @@ def test_send_click_report(db_url: str, tmp_path: Path) -> None:
             params={"period": "hours", "steps": 2, "unique": "true"},
         ).json()["links"]
         assert sum(e["metric"]["series"]["clicked"][-1] for e in unique) == 2
+        assert sum(e["metric"]["total"]["clicked"] for e in unique) == 2
+        assert sum(e["metric"]["total"]["clicked"] for e in series) == 3
+        # Customer.io's steps: absent or 0 is the maximum, 1 is two periods, more is the maximum.
+        for params, length in [
+            ({}, 45),
+            ({"period": "hours"}, 24),
+            ({"period": "weeks", "steps": "0"}, 12),
+            ({"period": "months"}, 12),
+            ({"period": "months", "steps": "0"}, 121),
+            ({"period": "days", "steps": "1"}, 2),
+            ({"period": "hours", "steps": "99999999999999"}, 24),
+        ]:
+            got = app.get(f"/v1/transactional/{message_id}/metrics/links", params=params)
+            entry = got.json()["links"][0]["metric"]
+            assert len(entry["series"]["clicked"]) == length, params
+            assert entry["total"]["clicked"] == sum(entry["series"]["clicked"]), params
 
         activity = app.get("/v1/customers/ada-1/activities").json()["activities"]
         clicked = [a for a in activity if a["type"] == "clicked"]

@@ -192,7 +192,8 @@ def link_series(
 ) -> dict[str, Any]:
     """Clicks per link over time, in the shape of Customer.io's link metrics API.
 
-    With `unique`, a bucket counts the (delivery, link) pairs first clicked in it.
+    With `unique`, a bucket counts the (delivery, link) pairs first clicked in it,
+    so `total` (the series' sum) counts each pair once over the whole range.
     """
     if period not in PERIODS:
         raise ValueError(f"period must be one of {', '.join(PERIODS)}")
@@ -224,7 +225,9 @@ def link_series(
             {
                 "link": {"id": link_id, "href": hrefs[link_id]},
                 "metric": {
-                    "series": {"clicked": s[0], "human_clicked": s[1], "machine_clicked": s[2]}
+                    "series": {"clicked": s[0], "human_clicked": s[1], "machine_clicked": s[2]},
+                    "total": {"clicked": sum(s[0]), "human_clicked": sum(s[1]),
+                              "machine_clicked": sum(s[2])},  # fmt: skip
                 },
             }
             for link_id, s in series.items()

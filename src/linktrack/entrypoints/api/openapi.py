@@ -98,7 +98,13 @@ _INVALID = {"description": "Invalid link"}
 _REDIRECT_RESPONSES = {"302": _REDIRECTED, "404": _INVALID, "503": _NOT_STORED}
 _SERIES_QUERY = [
     _query("period", {"enum": ["hours", "days", "weeks", "months"]}),
-    _query("steps", {"type": "integer", "minimum": 1, "maximum": 1000}),
+    {
+        **_query("steps", {"type": "integer", "minimum": 0}),
+        "description": "Periods in the series, as Customer.io counts them: absent or 0 is the "
+        "maximum (24 hours, 45 days, 12 weeks, 121 months; absent with months: 12), at least 2 "
+        "(1 is the last two periods), above the maximum is the maximum. Periods are UTC; weeks "
+        "start on Monday.",
+    },
     _query("unique", {"type": "boolean"}),
 ]
 

@@ -34,6 +34,9 @@ from linktrack.entrypoints.api.common import (
 from linktrack.entrypoints.api.views import activity_view, person_view
 
 _PERIODS: Final = ("hours", "days", "weeks", "months")
+# Customer.io's bounds of a link series: at most 24 hours, 45 days, 12 weeks, 121 months.
+_MAX_STEPS: Final = {"hours": 24, "days": 45, "weeks": 12, "months": 121}
+_DEFAULT_STEPS: Final = {**_MAX_STEPS, "months": 12}
 
 
 def metrics(engine: store.Engine, message_ids: list[int]) -> JSON:
@@ -43,14 +46,12 @@ def metrics(engine: store.Engine, message_ids: list[int]) -> JSON:
 
 
 def link_metrics(engine: store.Engine, request: Request, message_ids: list[int]) -> JSON:
-    """Each link's click series (Customer.io's shape), by `period`, `steps` and `unique`."""
+    """Each link's click series and its total (Customer.io's shape), by `period`, `steps`, `unique`."""
     q = request.query_params
     period = q.get("period", "days")
     if period not in _PERIODS:
         raise InputError(f"period must be one of {', '.join(_PERIODS)}")
-    steps = positive_int(q.get("steps", "7"), "steps")
-    if not 1 <= steps <= 1000:
-        raise InputError("steps must be between 1 and 1000")
+    steps = series_steps(period, q.get("steps"))
     unique = q.get("unique", "false").lower()
     if unique not in ("true", "false"):
         raise InputError("unique must be true or false")
@@ -65,6 +66,23 @@ def link_metrics(engine: store.Engine, request: Request, message_ids: list[int])
                 time.time(),
             )
         )
+
+
+def series_steps(period: str, value: str | None) -> int:
+    """How many `period`s a series holds, as Customer.io counts them.
+
+    Absent: the period's maximum (12 for months). `0`: the maximum. At least 2
+    (`steps=1` is the last two periods); more than the maximum is the maximum.
+    """
+    if value is None:
+        return _DEFAULT_STEPS[period]
+    if not (value.isascii() and value.isdigit()):
+        raise InputError("steps must be an integer, 0 or more")
+    digits = value.lstrip("0") or "0"
+    steps = int(digits) if len(digits) <= 6 else _MAX_STEPS[period]
+    if steps == 0:
+        return _MAX_STEPS[period]
+    return min(max(steps, 2), _MAX_STEPS[period])
 
 
 def top_links(engine: store.Engine, message_ids: list[int]) -> JSON:

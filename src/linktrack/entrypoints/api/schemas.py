@@ -214,6 +214,7 @@ SETTINGS = {
     "additionalProperties": False,
 }
 
+_CLICK_KINDS = ("clicked", "human_clicked", "machine_clicked")
 SERIES = {
     "type": "object",
     "properties": {
@@ -233,9 +234,13 @@ SERIES = {
                                 "type": "object",
                                 "properties": {
                                     k: {"type": "array", "items": {"type": "integer"}}
-                                    for k in ("clicked", "human_clicked", "machine_clicked")
+                                    for k in _CLICK_KINDS
                                 },
-                            }
+                            },
+                            "total": {
+                                "type": "object",
+                                "properties": {k: {"type": "integer"} for k in _CLICK_KINDS},
+                            },
                         },
                     },
                 },
