@@ -98,6 +98,7 @@ class Server:
         prefix: list[str] | None = None,
         log: Path | None = None,
         https: bool = False,
+        demo: bool = False,
     ) -> None:
         self.env = {**os.environ, **(env or {})}
         self.prefix = prefix or []  # a command serve runs under (a wrapper that pins it, say)
@@ -107,6 +108,7 @@ class Server:
         self.port = free_port()
         self.url = f"{'https' if https else 'http'}://127.0.0.1:{self.port}"
         self.smtp_port = smtp_port
+        self.demo = demo  # serve --demo: its workspace's keys in data_dir/demo-workspace.json
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
@@ -117,6 +119,8 @@ class Server:
         ]  # fmt: skip
         if self.smtp_port:
             args += ["--smtp", f"smtp://127.0.0.1:{self.smtp_port}"]
+        if self.demo:
+            args.append("--demo")
         log = open(self.log, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             args, stdout=log, stderr=log, start_new_session=True, env=self.env
