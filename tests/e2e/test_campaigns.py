@@ -74,6 +74,9 @@ def test_campaign(db_url: str, tmp_path: Path) -> None:
         app = app_client(server, ws["app_api_key"])
         app.put("/v1/workspace/settings", json={"url_params": {"utm_campaign": "{{ campaign.name }}"}})
         identify(server, ws, "ada-1", email="ada@example.com", first_name="Ada")
+        track = httpx.Client(base_url=server.url, auth=(ws["site_id"], ws["track_api_key"]))
+        assert track.put("/api/v1/customers/ada-1/devices",
+                         json={"device": {"id": "ada-phone", "platform": "ios"}}).status_code == 200
 
         created = app.post(
             "/v1/campaigns",
@@ -99,6 +102,8 @@ def test_campaign(db_url: str, tmp_path: Path) -> None:
         assert triggered.status_code == 200, triggered.text
         deliveries = triggered.json()["deliveries"]
         assert [d["action_id"] for d in deliveries] == [receipt["id"], rate["id"], push["id"]]
+        pushed = app.get(f"/v1/deliveries/{deliveries[2]['delivery_id']}").json()["delivery"]
+        assert pushed["recipient"] == "ada-phone"  # the device she used last
 
         mails = {m["Subject"]: m for m in mailbox.wait(2)}
         receipt_html = html_of(mails["Order 1042"])

@@ -38,6 +38,11 @@ class Ws:
         assert response.status_code == 200, response.text
         return dict(response.json())
 
+    def device(self, ident: str, token: str) -> None:
+        response = self.track.put(f"/api/v1/customers/{ident}/devices",
+                                  json={"device": {"id": token, "platform": "android"}})  # fmt: skip
+        assert response.status_code == 200, response.text
+
     def template(self, channel: str, body: str, **fields: Any) -> int:
         created = self.app.post(
             "/v1/transactional", json={"name": f"{channel} message", "channel": channel,
@@ -284,6 +289,7 @@ def test_push_webhook_and_sdk_reports(shared: tuple[Server, WebhookSink]) -> Non
     server, sink = shared
     ws = new_ws(server)
     ws.person("ed", email="ed@example.com")
+    ws.device("ed", "ed-phone-token")
     message_id = ws.template(
         "push", "Order {{ trigger.order }} is on its way: https://shop.example.com/orders/1",
         subject="Shipped!",
@@ -297,8 +303,8 @@ def test_push_webhook_and_sdk_reports(shared: tuple[Server, WebhookSink]) -> Non
     # Not tracked by default (the SDK reports taps): the body's link is left as is.
     assert got["body"] == "Order 1 is on its way: https://shop.example.com/orders/1"
     assert got["title"] == "Shipped!" and got["custom_data"] == {"screen": "orders"}
+    assert got["to"] == "ed-phone-token" and got["devices"] == ["ed-phone-token"]
     assert got["link"].startswith(f"{server.url}/e/c/")  # cio_link tracks explicitly
-    assert got["to"] == "ed"
 
     now = time.time()
     assert ws.report(delivery_id=delivery_id, metric="delivered", timestamp=now).status_code == 200
@@ -345,6 +351,7 @@ def test_push_webhook_and_sdk_reports(shared: tuple[Server, WebhookSink]) -> Non
 def test_track_api_refusals(shared: tuple[Server, WebhookSink]) -> None:
     server, _ = shared
     ws, other = new_ws(server), new_ws(server)
+    ws.device("fa", "fa-phone-token")
     sent = ws.send("push", identifiers={"id": "fa"}, title="t", message="m")
     delivery_id = sent["delivery_id"]
     # Another workspace cannot report on this delivery, nor learn it exists.
@@ -355,7 +362,7 @@ def test_track_api_refusals(shared: tuple[Server, WebhookSink]) -> None:
     assert bad_auth.status_code == 401
     for fields, status, message in (
         ({"metric": "opened"}, 400, "delivery_id is required"),
-        ({"delivery_id": delivery_id, "metric": "bounced"}, 400, "metric must be one of"),
+        ({"delivery_id": delivery_id, "metric": "tapped"}, 400, "metric must be one of"),
         # Milliseconds: a number the schema allows, so a 422 that says what is wrong.
         ({"delivery_id": delivery_id, "metric": "opened", "timestamp": time.time() * 1000},
          422, "not milliseconds"),
@@ -383,7 +390,9 @@ def test_in_app_outbox_cio_link_and_sdk(shared: tuple[Server, WebhookSink]) -> N
     delivery = ws.delivery(sent["delivery_id"])
     # No transport for in-app: it waits in the outbox for the app, never at the webhook.
     assert delivery["status"] == "outbox"
-    assert [d["id"] for d in ws.app.get("/v1/outbox").json()["deliveries"]] == [delivery["id"]]
+    (waiting,) = ws.app.get("/v1/outbox").json()["deliveries"]
+    assert waiting["id"] == delivery["id"]
+    assert waiting["links"] == delivery["links"] and len(waiting["links"]) == 1  # as listed
     (tracked,) = re.findall(re.escape(server.url) + r"/e/c/\S+", delivery["body"])
     assert delivery["body"].endswith("(terms: https://shop.example.com/terms)")
     assert web.get(tracked).headers["location"].startswith("https://shop.example.com/promo")

@@ -66,6 +66,9 @@ def _fill_owner(server: Server) -> Owner:
         "email": "ada@owner.example", "first_name": "Adaowner", "plan": "owner-plan-7f3"}))  # fmt: skip
     ids["identifier"], ids["cio_id"] = "owner-ada", person["cio_id"]
     ids["email"] = "ada@owner.example"
+    ids["device"] = "owner-device-token-5e1"
+    _ok(track.put("/api/v1/customers/owner-ada/devices",
+                  json={"device": {"id": ids["device"], "platform": "ios"}}))  # fmt: skip
     message = _ok(app.post("/v1/transactional", json={
         "name": "Owner receipt", "subject": "Owner secret subject", "body": OWNER_HTML}))  # fmt: skip
     ids["transactional"] = message["transactional_message"]["id"]
@@ -157,6 +160,8 @@ def _owner_values(path: str, param: str, ids: dict[str, Any]) -> list[Any]:
         return [value, value[:-1] + ("0" if value[-1] != "0" else "1")]
     if param == "channel":
         return ["email"]
+    if param == "device_id":
+        return [ids["device"], ids["device"] + "0"]
     raise AssertionError(f"no isolation case for parameter {{{param}}} in {path}")
 
 
@@ -183,6 +188,12 @@ WRITES: dict[tuple[str, str], tuple[Body, bool]] = {
     ("PUT", "/api/v1/customers/{identifier}"): (lambda ids: {"plan": "intruder"}, False),
     ("POST", "/api/v1/customers/{identifier}/events"):
         (lambda ids: {"name": "owner_purchase", "data": {}}, False),
+    ("DELETE", "/api/v1/customers/{identifier}"): (lambda ids: None, False),
+    ("POST", "/api/v1/customers/{identifier}/suppress"): (lambda ids: None, False),
+    ("POST", "/api/v1/customers/{identifier}/unsuppress"): (lambda ids: None, False),
+    ("PUT", "/api/v1/customers/{identifier}/devices"):
+        (lambda ids: {"device": {"id": ids["device"], "platform": "android"}}, False),
+    ("DELETE", "/api/v1/customers/{identifier}/devices/{device_id}"): (lambda ids: None, False),
     ("POST", "/api/v1/metrics"): (lambda ids: {"delivery_id": ids["delivery"], "metric": "opened"}, True),
     ("POST", "/api/v1/push/events"):
         (lambda ids: {"delivery_id": ids["delivery"], "event": "opened"}, True),

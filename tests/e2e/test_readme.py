@@ -2,7 +2,7 @@
 
 Covered: every ```sh block the README marks with `<!-- example -->` on the line
 before its fence, in order, in one bash process: "A first message, end to end",
-the message objects, the email send fields, the SMS, WhatsApp, push and in-app
+the message objects, the email send fields, a scheduled send, the SMS, WhatsApp, push and in-app
 channels, and the campaign, broadcast and newsletter examples. Not covered:
 the blocks that start processes of their own (`scripts/run.sh`, `serve` with a
 webhook, metrics, TLS, a proxy or JSON logs, the benchmarks, fuzzing,
@@ -33,8 +33,9 @@ from server import Mailbox, Server, app_client, poll, running
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARK = "<!-- example -->"
-# welcome, send fields, the campaign's 2 actions, 2 broadcast triggers to 2 people, a newsletter to 2
-EMAILS = 9
+# welcome, send fields, a scheduled send, the campaign's 2 actions, 2 broadcast triggers to 2
+# people, a newsletter to 2
+EMAILS = 11
 
 
 def marked_blocks(text: str) -> list[tuple[int, str]]:
@@ -84,7 +85,7 @@ def test_readme_examples_run_verbatim_on_a_clean_store(tmp_path: Path) -> None:
     curl = need_tool("curl")
     need_tool("jq")
     blocks = marked_blocks(README.read_text(encoding="utf-8"))
-    assert len(blocks) == 10, [line for line, _ in blocks]  # a mark lost or added: say so here
+    assert len(blocks) == 11, [line for line, _ in blocks]  # a mark lost or added: say so here
     failing_curl(tmp_path / "bin", curl)
     checkout = tmp_path / "checkout"  # the repository's root, as scripts/run.sh runs in it
     checkout.mkdir()
@@ -111,9 +112,11 @@ def test_readme_examples_run_verbatim_on_a_clean_store(tmp_path: Path) -> None:
 def check_effects(server: Server, mailbox: Mailbox, answers: dict[str, Any]) -> None:
     """The examples' sends reached the relay, and the click they made was stored."""
     mails = mailbox.wait(EMAILS)
-    welcome, with_fields = sorted(
-        (m for m in mails if m["Subject"] == "Hi Ada"), key=lambda m: m["Cc"] is not None
-    )  # the first example's send, then the send fields'
+    assert len(mails) == EMAILS, [m["Subject"] for m in mails]
+    # The first example's send, the scheduled one (it arrives later), and the send fields'.
+    welcome, scheduled = (m for m in mails if m["Subject"] == "Hi Ada" and m["Cc"] is None)
+    (with_fields,) = (m for m in mails if m["Subject"] == "Hi Ada" and m["Cc"] is not None)
+    assert "https%3A%2F%2Fexample.com%2Fa%2F2" not in str(welcome) and scheduled["To"] == welcome["To"]
     assert welcome["To"] == "ada@example.com"
     html = next(p for p in welcome.walk() if p.get_content_type() == "text/html")
     assert re.search(re.escape(server.url) + r"/e/c/\S+", html.get_payload(decode=True).decode())
@@ -129,4 +132,4 @@ def check_effects(server: Server, mailbox: Mailbox, answers: dict[str, Any]) -> 
     clicked = poll(clicks, lambda found: answers["delivery"] in found and tap in found.values())
     assert clicked[answers["delivery"]].startswith("https://example.com/a/1?utm_source=linktrack")
     metrics = app.get(f"/v1/transactional/{answers['tx']}/metrics").json()["metric"]
-    assert metrics["sent"] == 2 and metrics["clicked"] == 1, metrics
+    assert metrics["sent"] == 3 and metrics["clicked"] == 1 and metrics["scheduled"] == 0, metrics

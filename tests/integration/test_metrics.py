@@ -98,7 +98,12 @@ def test_message_metrics_and_top_links(engine: Engine) -> None:
         "open_rate": 0.75,
         "click_rate": 0.75,
         "human_click_rate": 0.5,
+        "scheduled": 0,
         "converted": 0,
+        "bounced": 0,
+        "spammed": 0,
+        "dropped": 0,
+        "deferred": 0,
     }
     assert [
         (t["link_id"], t["clicks"], t["human_clicks"], t["unique_clicks"], t["human_unique_clicks"])

@@ -26,6 +26,10 @@ class Unprocessable(InputError):
     status = 422
 
 
+class SuppressedError(Unprocessable):
+    """The identifier was suppressed (Track API): no person is created for it: 422."""
+
+
 class StoreError(Exception):
     """A request the store cannot honour, with a message a user can act on: 400."""
 

@@ -22,7 +22,8 @@ API_KEY_KINDS: Final = frozenset({"track", "app"})
 # message (literal bodies), or an action of a campaign, broadcast or newsletter.
 MESSAGE_KINDS: Final = frozenset({"transactional", "adhoc", "campaign", "broadcast", "newsletter"})
 CONTAINER_KINDS: Final = frozenset({"campaign", "broadcast", "newsletter"})
-STATUSES: Final = frozenset({"queued", "sent", "failed", "outbox"})
+# `scheduled`: waiting for its `send_at`, when the delivery worker queues it.
+STATUSES: Final = frozenset({"scheduled", "queued", "sent", "failed", "outbox"})
 # Statuses that count as "delivered" in reports: handed to a transport, or
 # parked in the outbox when no transport is configured.
 DELIVERED_STATUSES: Final = frozenset({"sent", "outbox"})
@@ -182,6 +183,7 @@ class Person:
     unsubscribed: bool
     created_at: float
     updated_at: float
+    device: str | None = None  # the push device token used last, if any
 
     def to_customer(self) -> dict[str, Any]:
         """The `customer.*` view for templates: attributes plus identifiers."""
@@ -198,7 +200,9 @@ class Person:
             return self.email
         if channel in ("sms", "whatsapp"):
             return self.phone
-        return self.external_id or self.cio_id
+        if channel == "push":
+            return self.device
+        return self.external_id or self.cio_id  # in-app: the app fetches by person
 
     @classmethod
     def created(
@@ -292,6 +296,7 @@ class Delivery:
     opened_at: float | None
     clicked_at: float | None
     human_clicked_at: float | None
+    send_at: float | None = None
     links: tuple[DeliveryLink, ...] = field(default=())
 
 
@@ -314,6 +319,7 @@ class NewDelivery:
     error: str | None = None
     delivery_id: str | None = None
     created_at: float | None = None
+    send_at: float | None = None  # with status "scheduled"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ class DeliveryWorker:
         """Try every due queued delivery once; return how many were handed over."""
         now = time.time()
         sent = 0
+        store.release_scheduled(self.engine, now)
         for delivery_id, workspace_id in store.queued_deliveries(self.engine, limit):
             if self._not_before.get(delivery_id, 0) > now:
                 continue
@@ -124,7 +125,8 @@ def webhook_transport(webhook: WebhookTransport) -> Transport:
 
     The document: `delivery_id` (the app's SDK reports opens and clicks with
     it), `channel`, `to`, `body` as rendered and tracked; for push also
-    `title`, `link`, `image_url` and `custom_data`.
+    `devices` (every token it is for; `to` is the one used last), `title`,
+    `link`, `image_url` and `custom_data`.
     """
 
     def send(delivery: Delivery) -> None:
@@ -139,6 +141,7 @@ def webhook_transport(webhook: WebhookTransport) -> Transport:
         if delivery.channel == "push":
             push = delivery.settings.get("push") or {}
             document.update(
+                devices=push.get("devices") or [delivery.recipient],
                 title=delivery.subject,
                 link=push.get("link"),
                 image_url=push.get("image_url"),

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from html import escape
 from typing import Any, Final
 
+from linktrack.adapters import store
 from linktrack.core.errors import InputError, NotFoundError, Unprocessable
 from linktrack.core.model import (
     ADDRESS_LENGTH,
@@ -21,6 +24,7 @@ from linktrack.core.model import (
     MAX_ID,
     Channel,
     IdentifierKind,
+    Person,
     whole_number,
 )
 
@@ -49,6 +53,8 @@ class SendRequest:
     email: EmailExtras | None = None
     preheader: str | None = None
     message_name: str | None = None  # transactional_message_id given as the message's name
+    send_at: float | None = None  # scheduled: the delivery worker sends it then
+    devices: tuple[str, ...] = ()  # push: every device token it goes to (`to`: the first)
     ignored: tuple[str, ...] = ()  # fields given that a send does not use: reported, not lost
 
     def address(self) -> dict[str, str]:
@@ -107,7 +113,7 @@ SEND_FIELDS: Final = frozenset({
     "identifiers", "transactional_message_id", "to", "from", "subject", "body", "body_plain",
     "message_data", "tracked", "disable_message_retention", "send_to_unsubscribed", "send_at",
 })  # fmt: skip
-SCHEDULE_SLACK: Final = 60.0  # seconds: a send_at this close to now is a send now
+MAX_SCHEDULE: Final = 90 * 86400.0  # as Customer.io: a send is scheduled at most 90 days ahead
 EMAIL_FIELDS: Final = frozenset({"cc", "bcc", "reply_to", "headers", "attachments", "preheader"})
 PUSH_FIELDS: Final = frozenset({"title", "message", "link", "image_url", "custom_data"})
 MAX_ATTACHMENTS: Final = 10
@@ -176,12 +182,7 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
     if message_id is None and message_name is None and not body:
         raise InputError("give transactional_message_id or a body")
     message_data = _typed(data, "message_data", dict, "an object") or {}
-    send_at = data.get("send_at")
-    if send_at is not None and (isinstance(send_at, bool) or not isinstance(send_at, int | float)):
-        raise InputError("send_at must be a Unix timestamp in seconds")
-    if send_at is not None and send_at > time.time() + SCHEDULE_SLACK:
-        # Refused rather than sent at once: a message meant for later must not go now.
-        raise Unprocessable("send_at in the future: scheduled sends are not supported yet")
+    send_at = _send_at(data.get("send_at"), time.time())
     flags = {
         flag: _typed(data, flag, bool, "true or false")
         for flag in ("tracked", "disable_message_retention", "send_to_unsubscribed")
@@ -205,10 +206,22 @@ def parse_send(data: Any, channel: Channel) -> SendRequest:
         disable_message_retention=flags["disable_message_retention"] is True,
         send_to_unsubscribed=flags["send_to_unsubscribed"] is not False,
         message_name=message_name,
+        send_at=send_at,
         ignored=_ignored(data, channel),
         **(_push_fields(data) if channel == "push" else {}),
         **(_email_fields(data) if channel == "email" else {}),
     )
+
+
+def _send_at(value: Any, now: float) -> float | None:
+    """When a send is scheduled for: None (now) when absent or not in the future."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError("send_at must be a Unix timestamp in seconds")
+    if value > now + MAX_SCHEDULE:
+        raise Unprocessable("send_at is more than 90 days ahead (Unix seconds, not milliseconds?)")
+    return float(value) if value > now else None
 
 
 def _ignored(data: Mapping[str, Any], channel: Channel) -> tuple[str, ...]:
@@ -279,3 +292,30 @@ def _push_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "image_url": _typed(data, "image_url", str, "a string"),
         "custom_data": _typed(data, "custom_data", dict, "an object") or {},
     }
+
+
+def push_devices(engine: store.Engine, request: SendRequest, person: Person) -> SendRequest:
+    """A push's `to`: `all` (every device, the default), `last_used`, or a token."""
+    if request.to not in (None, "all", "last_used"):
+        return request
+    tokens = [d["id"] for d in store.devices_of(engine, person.id)] if person.id else []
+    if not tokens:
+        raise Unprocessable(
+            "the person has no push device: add one (PUT /api/v1/customers/{id}/devices) "
+            "or give its token as to"
+        )
+    every = request.to != "last_used"
+    return replace(request, to=tokens[0], devices=tuple(tokens if every else tokens[:1]))
+
+
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+_HIDDEN = ("display:none;max-height:0;max-width:0;overflow:hidden;opacity:0;"
+           "font-size:1px;line-height:1px;color:transparent")  # fmt: skip
+
+
+def with_preheader(html: str, preheader: str) -> str:
+    """`html` with `preheader` first in its body, hidden: the preview inboxes show."""
+    hidden = f'<div style="{_HIDDEN}">{escape(preheader)}</div>'
+    body = _BODY_TAG.search(html)
+    at = body.end() if body else 0
+    return html[:at] + hidden + html[at:]

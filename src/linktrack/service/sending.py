@@ -8,19 +8,23 @@ short codes and the delivery in a few statements.
 
 from __future__ import annotations
 
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
-from html import escape
 from typing import Any
 
 from linktrack.adapters import store
 from linktrack.adapters.store import Connection
 from linktrack.core import model
 from linktrack.core.compose import LinkTable, Message, Tracking
-from linktrack.core.errors import ConflictError, InputError, NotFoundError, Unprocessable
+from linktrack.core.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    SuppressedError,
+    Unprocessable,
+)
 from linktrack.core.liquid import TemplateError
 from linktrack.core.model import Channel
 from linktrack.core.settings import SettingsError, TrackingSettings
@@ -34,7 +38,7 @@ from linktrack.service.drafts import (
     settle,
 )
 from linktrack.service.keys import KeyStore
-from linktrack.service.send_requests import SendRequest
+from linktrack.service.send_requests import SendRequest, push_devices, with_preheader
 from linktrack.service.shortlinks import ShortLinks
 
 ATTEMPTS = 3  # drafts composed for a person who changed meanwhile, before giving up
@@ -182,12 +186,17 @@ class Sender:
         template = self._template(self._engine, workspace, request)
         person = store.get_person(self._engine, workspace.id, ident)
         if person is None:
+            email = request.address().get("email")
+            if store.is_suppressed(self._engine, workspace.id, ident, {"email": email}):
+                raise SuppressedError("the person is suppressed: unsuppress them to send")
             # As Customer.io does: sending to an unknown identifier creates the person.
             person = model.Person.created(
                 workspace.id, ident, request.address(), model.new_cio_id(), time.time()
             )
         if person.unsubscribed and not request.send_to_unsubscribed:
             raise Unprocessable("the person is unsubscribed and send_to_unsubscribed is false")
+        if request.channel == "push":
+            request = push_devices(self._engine, request, person)
         recipient = request.to or person.address_for(request.channel)
         if not recipient:
             raise Unprocessable(f"to is required: the person has no address for {request.channel}")
@@ -323,6 +332,8 @@ class Sender:
         """The delivery record of a composed message (queued, or outbox without a transport)."""
         request, template, composed = draft.request, draft.template, settled.composed
         status = "queued" if self._has_transport.get(request.channel) else "outbox"
+        if request.send_at is not None:
+            status = "scheduled"  # rendered now; queued at send_at by the delivery worker
         body = composed.html if request.channel == "email" else composed.text
         extra: dict[str, Any] = {}
         if request.channel in ("sms", "whatsapp"):
@@ -337,6 +348,7 @@ class Sender:
             body = with_preheader(body, request.preheader)
         if request.channel == "push":
             extra["push"] = {
+                "devices": list(request.devices) or [draft.recipient],
                 "link": settled.link,
                 "image_url": request.image_url,
                 "custom_data": request.custom_data,
@@ -361,6 +373,7 @@ class Sender:
             link_ids=sorted({found.link_id for found in composed.links}),
             status=status,
             created_at=now,
+            send_at=request.send_at,
         )
 
     def _shortener(self, settings: TrackingSettings, channel: str) -> DraftShortener | None:
@@ -380,16 +393,3 @@ class Sender:
             if len(self._compiled) > 256:
                 self._compiled.popitem(last=False)
         return compiled
-
-
-_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
-_HIDDEN = ("display:none;max-height:0;max-width:0;overflow:hidden;opacity:0;"
-           "font-size:1px;line-height:1px;color:transparent")  # fmt: skip
-
-
-def with_preheader(html: str, preheader: str) -> str:
-    """`html` with `preheader` first in its body, hidden: the preview inboxes show."""
-    hidden = f'<div style="{_HIDDEN}">{escape(preheader)}</div>'
-    body = _BODY_TAG.search(html)
-    at = body.end() if body else 0
-    return html[:at] + hidden + html[at:]

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.engine import Db, transaction
-from linktrack.adapters.store.rows import every, execute, record, where_given
+from linktrack.adapters.store.rows import execute, record, where_given
 from linktrack.adapters.store.schema import deliveries, delivery_links, links, message_stats
 from linktrack.core.errors import NotFoundError
 from linktrack.core.model import (
@@ -92,6 +92,7 @@ def _row(d: NewDelivery, now: float) -> dict[str, Any]:
         "status": d.status,
         "error": d.error,
         "created_at": created,
+        "send_at": d.send_at,
         "sent_at": created if d.status in DELIVERED_STATUSES else None,
     }
 
@@ -150,6 +151,24 @@ def forget_content(db: Db, delivery_id: str) -> None:
     execute(db, statement.values(body=None, body_plain=None))
 
 
+def release_scheduled(db: Db, now: float, limit: int = 500) -> int:
+    """Queue the scheduled deliveries whose `send_at` has come; return how many."""
+    with transaction(db) as conn:
+        due = (
+            conn.execute(
+                sa.select(deliveries.c.id)
+                .where(deliveries.c.status == "scheduled", deliveries.c.send_at <= now)
+                .order_by(deliveries.c.send_at)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        for delivery_id in due:
+            mark_delivery(conn, delivery_id, "queued")
+    return len(due)
+
+
 def queued_deliveries(db: Db, limit: int) -> list[tuple[str, int]]:
     """(delivery id, workspace id) of the oldest queued deliveries."""
     with transaction(db) as conn:
@@ -170,31 +189,37 @@ def get_delivery(db: Db, workspace_id: int, delivery_id: str) -> Delivery | None
                 deliveries.c.id == delivery_id, deliveries.c.workspace_id == workspace_id
             )
         ).first()
-        if row is None:
-            return None
-        query = (
-            sa.select(
-                links,
-                delivery_links.c.first_ts,
-                delivery_links.c.first_human_ts,
+        return None if row is None else _with_links(conn, [row])[0]
+
+
+def _with_links(conn: Connection, rows: Sequence[sa.Row[Any]]) -> list[Delivery]:
+    """The deliveries of `rows`, each with its links and their first clicks (two queries)."""
+    by_message: dict[int, list[sa.Row[Any]]] = {}
+    for link in conn.execute(
+        sa.select(links)
+        .where(links.c.message_id.in_(sorted({r.message_id for r in rows})))
+        .order_by(links.c.id)
+    ):
+        by_message.setdefault(link.message_id, []).append(link)
+    dl = delivery_links.c
+    firsts = {
+        (f.delivery_id, f.link_id): (f.first_ts, f.first_human_ts)
+        for f in conn.execute(
+            sa.select(dl.delivery_id, dl.link_id, dl.first_ts, dl.first_human_ts).where(
+                dl.delivery_id.in_([r.id for r in rows])
             )
-            .outerjoin(
-                delivery_links,
-                sa.and_(
-                    delivery_links.c.link_id == links.c.id,
-                    delivery_links.c.delivery_id == delivery_id,
-                ),
-            )
-            .where(links.c.message_id == row.message_id)
-            .order_by(links.c.id)
         )
-        if row.link_ids is not None:
-            query = query.where(links.c.id.in_(list(row.link_ids)))
+    }
+    out = []
+    for row in rows:
+        wanted = None if row.link_ids is None else set(row.link_ids)
         dlinks = tuple(
-            DeliveryLink(r.id, r.key, r.href, r.tag, r.first_ts, r.first_human_ts)
-            for r in conn.execute(query)
+            DeliveryLink(k.id, k.key, k.href, k.tag, *firsts.get((row.id, k.id), (None, None)))
+            for k in by_message.get(row.message_id, [])
+            if wanted is None or k.id in wanted
         )
-    return _delivery(row, dlinks)
+        out.append(_delivery(row, dlinks))
+    return out
 
 
 def list_deliveries(
@@ -209,7 +234,8 @@ def list_deliveries(
     after: tuple[float, str] | None = None,
     limit: int = 100,
 ) -> list[Delivery]:
-    """Deliveries newest first (pass the last `created_at` as `before` to page)."""
+    """Deliveries newest first, with their links (pass the last `created_at` as `before`
+    to page)."""
     query = where_given(
         sa.select(deliveries).where(deliveries.c.workspace_id == workspace_id),
         (deliveries.c.message_id, message_id),
@@ -224,7 +250,8 @@ def list_deliveries(
         created = deliveries.c.created_at
         query = query.where(sa.or_(created < at, sa.and_(created == at, deliveries.c.id > last)))
     query = query.order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)
-    return every(db, query, _delivery)
+    with transaction(db) as conn:
+        return _with_links(conn, conn.execute(query).all())
 
 
 def delivery_backlog(db: Db) -> dict[str, int]:

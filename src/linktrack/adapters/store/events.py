@@ -1,4 +1,4 @@
-"""Clicks, opens and conversions in the store, with the rollups the writer keeps.
+"""Clicks, opens and delivery reports in the store, with the rollups the writer keeps.
 
 The writer calls these inside one transaction per batch (see service/writer.py):
 rows are inserted with ON CONFLICT DO NOTHING on the event id and the rollups
@@ -22,9 +22,9 @@ from linktrack.adapters.store.rows import insert_new
 from linktrack.adapters.store.schema import (
     clicks,
     consumer_offsets,
-    conversions,
     deliveries,
     delivery_links,
+    delivery_reports,
     link_buckets,
     link_stats,
     message_stats,
@@ -307,16 +307,21 @@ def save_first_times(
         )
 
 
-def record_conversion(db: Db, delivery: Delivery, *, ts: float, source: str) -> None:
-    """A delivery's first conversion (a retried report adds nothing)."""
-    insert_new(
+def record_report(
+    db: Db, delivery: Delivery, metric: str, *, ts: float, source: str, reason: str | None = None
+) -> bool:
+    """A delivery's first report of `metric` (a retried report adds nothing): False when
+    one was already recorded."""
+    return insert_new(
         db,
-        conversions,
-        "delivery_id",
+        delivery_reports,
+        ("delivery_id", "metric"),
         delivery_id=delivery.id,
+        metric=metric,
         workspace_id=delivery.workspace_id,
         message_id=delivery.message_id,
         person_id=delivery.person_id,
         ts=ts,
+        reason=reason,
         source=source,
     )

@@ -11,8 +11,14 @@ from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.engine import Db, dialect_insert, transaction
 from linktrack.adapters.store.rows import first, record
-from linktrack.adapters.store.schema import deliveries, delivery_links, people
-from linktrack.core.errors import ConflictError, NotFoundError
+from linktrack.adapters.store.schema import (
+    deliveries,
+    delivery_links,
+    devices,
+    people,
+    suppressions,
+)
+from linktrack.core.errors import ConflictError, NotFoundError, SuppressedError
 from linktrack.core.model import (
     Identifier,
     IdentifierKind,
@@ -32,6 +38,22 @@ _IDENTIFIER_COLUMN: Final[dict[IdentifierKind, sa.Column[Any]]] = {
 }
 
 
+# A person's push address: the device they used last (ties: the one added last).
+_LAST_DEVICE: Final = (
+    sa.select(devices.c.token)
+    .where(devices.c.person_id == people.c.id)
+    .order_by(devices.c.last_used.desc(), devices.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("device")
+)
+
+
+def _people() -> sa.Select[Any]:
+    """People rows with their push device, as `_person` reads them."""
+    return sa.select(people, _LAST_DEVICE)
+
+
 def _person(row: sa.Row[Any]) -> Person:
     return record(
         Person, row, attributes=dict(row.attributes or {}), unsubscribed=bool(row.unsubscribed)
@@ -40,9 +62,7 @@ def _person(row: sa.Row[Any]) -> Person:
 
 def _person_query(workspace_id: int, ident: Identifier) -> sa.Select[Any]:
     kind, value = ident
-    return sa.select(people).where(
-        people.c.workspace_id == workspace_id, _IDENTIFIER_COLUMN[kind] == value
-    )
+    return _people().where(people.c.workspace_id == workspace_id, _IDENTIFIER_COLUMN[kind] == value)
 
 
 def get_person(db: Db, workspace_id: int, identifier: str | Identifier) -> Person | None:
@@ -51,7 +71,7 @@ def get_person(db: Db, workspace_id: int, identifier: str | Identifier) -> Perso
 
 
 def get_person_by_pk(db: Db, person_id: int) -> Person | None:
-    return first(db, sa.select(people).where(people.c.id == person_id), _person)
+    return first(db, _people().where(people.c.id == person_id), _person)
 
 
 def _check_free(
@@ -92,6 +112,7 @@ def upsert_person(
     with transaction(db) as conn:
         row = conn.execute(_person_query(workspace_id, ident).with_for_update()).first()
         if row is None:
+            _check_unsuppressed(conn, workspace_id, ident, cols)
             created = _insert_person(conn, workspace_id, ident, cols, plain, now, cio_id)
             if created is not None:
                 return created
@@ -107,7 +128,7 @@ def upsert_person(
                 attributes=merge_attributes(row.attributes or {}, plain), updated_at=now, **cols
             )
         )
-        return _person(conn.execute(sa.select(people).where(people.c.id == row.id)).one())
+        return _person(conn.execute(_people().where(people.c.id == row.id)).one())
 
 
 def _insert_person(
@@ -141,7 +162,7 @@ def _insert_person(
     ).first()
     if inserted is None:
         return None
-    return _person(conn.execute(sa.select(people).where(people.c.id == inserted[0])).one())
+    return _person(conn.execute(_people().where(people.c.id == inserted[0])).one())
 
 
 def delete_person(db: Db, workspace_id: int, identifier: str | Identifier) -> bool:
@@ -164,6 +185,82 @@ def delete_person(db: Db, workspace_id: int, identifier: str | Identifier) -> bo
         return True
 
 
+# ------------------------------------------------------------------- suppressions
+
+_SUPPRESSED_COLUMNS: Final = (("id", "external_id"), ("email", "email"), ("cio_id", "cio_id"))
+
+
+def _identifiers(ident: Identifier, cols: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(kind, value) of every identifier a new person would have."""
+    named = {(kind, cols[column]) for kind, column in _SUPPRESSED_COLUMNS[:2] if cols.get(column)}
+    return named | {(ident[0], ident[1])}
+
+
+def is_suppressed(
+    db: Db, workspace_id: int, ident: Identifier, cols: Mapping[str, Any] | None = None
+) -> bool:
+    """Whether the identifier (or an id or email in `cols`) was suppressed."""
+    wanted = _identifiers(ident, cols or {})
+    s = suppressions.c
+    with transaction(db) as conn:
+        found = conn.execute(
+            sa.select(s.id)
+            .where(
+                s.workspace_id == workspace_id,
+                sa.or_(*(sa.and_(s.kind == k, s.value == v) for k, v in sorted(wanted))),
+            )
+            .limit(1)
+        ).first()
+    return found is not None
+
+
+def _check_unsuppressed(
+    conn: Connection, workspace_id: int, ident: Identifier, cols: Mapping[str, Any]
+) -> None:
+    if is_suppressed(conn, workspace_id, ident, cols):
+        raise SuppressedError("the person's identifier is suppressed (unsuppress it first)")
+
+
+def suppress_person(db: Db, workspace_id: int, identifier: str | Identifier) -> None:
+    """Delete the person and keep their id, email and cio_id from being added again (the
+    identifier alone when no such person exists)."""
+    ident = parse_identifier(identifier)
+    batch = new_cio_id()
+    with transaction(db) as conn:
+        row = conn.execute(_person_query(workspace_id, ident)).first()
+        wanted: set[tuple[str, str]] = {(ident[0], ident[1])}
+        if row is not None:
+            wanted |= {(kind, row._mapping[column]) for kind, column in _SUPPRESSED_COLUMNS
+                       if row._mapping[column]}  # fmt: skip
+            delete_person(conn, workspace_id, ident)
+        now = time.time()
+        for kind, value in sorted(wanted):
+            conn.execute(
+                dialect_insert(conn, suppressions)
+                .values(
+                    workspace_id=workspace_id, kind=kind, value=value, batch=batch, created_at=now
+                )
+                .on_conflict_do_nothing(index_elements=["workspace_id", "kind", "value"])
+            )
+
+
+def unsuppress(db: Db, workspace_id: int, identifier: str | Identifier) -> bool:
+    """Free the identifier and those suppressed with it; False when it was not suppressed."""
+    kind, value = parse_identifier(identifier)
+    s = suppressions.c
+    with transaction(db) as conn:
+        batch = conn.execute(
+            sa.select(s.batch).where(
+                s.workspace_id == workspace_id, s.kind == kind, s.value == value
+            )
+        ).scalar()
+        if batch is None:
+            return False
+        conn.execute(sa.delete(suppressions).where(s.workspace_id == workspace_id,
+                                                   s.batch == batch))  # fmt: skip
+    return True
+
+
 # ---------------------------------------------------------------------- audiences
 
 
@@ -181,9 +278,7 @@ def people_by_identifiers(
             for start in range(0, len(values), _IN_CHUNK):
                 chunk = values[start : start + _IN_CHUNK]
                 rows = conn.execute(
-                    sa.select(people).where(
-                        people.c.workspace_id == workspace_id, column.in_(chunk)
-                    )
+                    _people().where(people.c.workspace_id == workspace_id, column.in_(chunk))
                 )
                 for row in rows:
                     found[kind, str(row._mapping[column.name])] = _person(row)
@@ -195,7 +290,7 @@ def people_by_pks(db: Db, person_ids: Sequence[int]) -> dict[int, Person]:
         out: dict[int, Person] = {}
         for start in range(0, len(person_ids), _IN_CHUNK):
             chunk = list(person_ids[start : start + _IN_CHUNK])
-            for row in conn.execute(sa.select(people).where(people.c.id.in_(chunk))):
+            for row in conn.execute(_people().where(people.c.id.in_(chunk))):
                 out[row.id] = _person(row)
         return out
 
@@ -204,7 +299,7 @@ def matching_people(
     conn: Connection, workspace_id: int, predicate: Callable[[Person], bool]
 ) -> Iterator[int]:
     """Ids of the workspace's people for whom `predicate` holds, in id order (streamed)."""
-    query = sa.select(people).where(people.c.workspace_id == workspace_id).order_by(people.c.id)
+    query = _people().where(people.c.workspace_id == workspace_id).order_by(people.c.id)
     result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
     for row in result:
         if predicate(_person(row)):

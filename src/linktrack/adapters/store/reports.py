@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from linktrack.adapters.store.schema import (
-    conversions,
+    delivery_reports,
     link_buckets,
     link_stats,
     links,
@@ -38,38 +38,42 @@ def _rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+REPORTED: Final = ("converted", "bounced", "spammed", "dropped", "deferred")
+
+
 def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, Any]:
     """Delivery funnel of the messages: sent, delivered, opened, clicked, rates.
 
-    `sent` counts every delivery created; `delivered` those handed to a
-    transport or parked in the outbox; `clicked` deliveries with at least one
-    click (`human_clicked`: at least one human click); `converted` deliveries
-    whose app reported a conversion (Track API).
+    `sent` counts every delivery created and due (not those `scheduled` for
+    later); `delivered` those handed to a transport or parked in the outbox;
+    `clicked` deliveries with at least one click (`human_clicked`: at least one
+    human click); `converted`, `bounced`, `spammed`, `dropped` and `deferred`
+    the deliveries an app or relay reported so (Track API), each once.
     """
     s = message_stats.c
+    ids = list(message_ids)
+    columns = ("status_queued", "status_sent", "status_failed", "status_outbox",
+               "status_scheduled", "opened", "clicked", "human_clicked")  # fmt: skip
     row = conn.execute(
-        sa.select(
-            sa.func.coalesce(sa.func.sum(s.status_queued), 0),
-            sa.func.coalesce(sa.func.sum(s.status_sent), 0),
-            sa.func.coalesce(sa.func.sum(s.status_failed), 0),
-            sa.func.coalesce(sa.func.sum(s.status_outbox), 0),
-            sa.func.coalesce(sa.func.sum(s.opened), 0),
-            sa.func.coalesce(sa.func.sum(s.clicked), 0),
-            sa.func.coalesce(sa.func.sum(s.human_clicked), 0),
-        ).where(s.message_id.in_(list(message_ids)))
+        sa.select(*(sa.func.coalesce(sa.func.sum(s[c]), 0) for c in columns)).where(
+            s.message_id.in_(ids)
+        )
     ).one()
-    queued, sent, failed, outbox, opened, clicked, human = (int(v) for v in row)
+    queued, sent, failed, outbox, scheduled, opened, clicked, human = (int(v) for v in row)
     delivered = sent + outbox
-    # One row per converted delivery (SDK reports), so this counts recipients too.
-    converted = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(conversions)
-        .where(conversions.c.message_id.in_(list(message_ids)))
-    ).scalar_one()
+    r = delivery_reports.c
+    # One row per delivery and metric, so these count recipients too.
+    reported = dict.fromkeys(REPORTED, 0) | {
+        metric: int(count)
+        for metric, count in conn.execute(
+            sa.select(r.metric, sa.func.count()).where(r.message_id.in_(ids)).group_by(r.metric)
+        )
+    }
     return {
         "sent": queued + sent + failed + outbox,
         "delivered": delivered,
         "queued": queued,
+        "scheduled": scheduled,
         "failed": failed,
         "opened": opened,
         "clicked": clicked,
@@ -77,8 +81,19 @@ def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, A
         "open_rate": _rate(opened, delivered),
         "click_rate": _rate(clicked, delivered),
         "human_click_rate": _rate(human, delivered),
-        "converted": int(converted),
+        **reported,
     }
+
+
+def reports_of(conn: Connection, delivery_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Each delivery's reported metrics (converted, bounced, …) and when they came."""
+    r = delivery_reports.c
+    found: dict[str, dict[str, float]] = {}
+    for delivery_id, metric, ts in conn.execute(
+        sa.select(r.delivery_id, r.metric, r.ts).where(r.delivery_id.in_(list(delivery_ids)))
+    ):
+        found.setdefault(delivery_id, {})[metric] = ts
+    return found
 
 
 def top_links(conn: Connection, message_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -226,8 +241,11 @@ def link_series(
                 "link": {"id": link_id, "href": hrefs[link_id]},
                 "metric": {
                     "series": {"clicked": s[0], "human_clicked": s[1], "machine_clicked": s[2]},
-                    "total": {"clicked": sum(s[0]), "human_clicked": sum(s[1]),
-                              "machine_clicked": sum(s[2])},  # fmt: skip
+                    "total": {
+                        "clicked": sum(s[0]),
+                        "human_clicked": sum(s[1]),
+                        "machine_clicked": sum(s[2]),
+                    },
                 },
             }
             for link_id, s in series.items()

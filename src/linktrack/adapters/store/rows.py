@@ -68,15 +68,17 @@ def inserted(db: Db, table: sa.Table, **values: Any) -> sa.Row[Any]:
         return conn.execute(sa.insert(table).values(values).returning(*table.c)).one()
 
 
-def insert_new(db: Db, table: sa.Table, key: str, **values: Any) -> bool:
-    """Insert a row unless one with the same `key` exists; False when one did."""
+def insert_new(db: Db, table: sa.Table, key: str | tuple[str, ...], **values: Any) -> bool:
+    """Insert a row unless one with the same `key` (a column or several) exists; False
+    when one did."""
+    columns = (key,) if isinstance(key, str) else key
     with transaction(db) as conn:
         # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
         row = conn.execute(
             dialect_insert(conn, table)
             .values(values)
-            .on_conflict_do_nothing(index_elements=[key])
-            .returning(table.c[key])
+            .on_conflict_do_nothing(index_elements=list(columns))
+            .returning(table.c[columns[0]])
         ).first()
     return row is not None
 

@@ -72,6 +72,15 @@ async def openapi_document(request: Request) -> Response:
 ROUTES: Final[list[tuple[str, str, Callable[[Endpoints], Handler]]]] = [
     # Track API
     ("PUT", "/api/v1/customers/{identifier}", lambda e: e.track.identify),
+    ("DELETE", "/api/v1/customers/{identifier}", lambda e: e.track.delete),
+    ("POST", "/api/v1/customers/{identifier}/suppress", lambda e: e.track.suppress),
+    ("POST", "/api/v1/customers/{identifier}/unsuppress", lambda e: e.track.unsuppress),
+    ("PUT", "/api/v1/customers/{identifier}/devices", lambda e: e.track.add_device),
+    (
+        "DELETE",
+        "/api/v1/customers/{identifier}/devices/{device_id}",
+        lambda e: e.track.delete_device,
+    ),
     ("POST", "/api/v1/customers/{identifier}/events", lambda e: e.track.event),
     ("POST", "/api/v1/metrics", lambda e: e.track.metric),
     ("POST", "/api/v1/push/events", lambda e: e.track.push_event),

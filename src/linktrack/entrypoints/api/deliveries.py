@@ -39,11 +39,14 @@ class DeliveriesApi:
         if channel not in model.CHANNELS:
             channels = ", ".join(sorted(model.CHANNELS))
             raise NotFoundError(f"no such endpoint: channels are {channels}")
-        result = self.sender.send(ws, parse_send(data, channel))
+        send = parse_send(data, channel)
+        result = self.sender.send(ws, send)
+        scheduled = {} if send.send_at is None else {"send_at": int(send.send_at)}
         return JSON(
             {
                 "delivery_id": result.delivery_id,
                 "queued_at": int(result.queued_at),
+                **scheduled,
                 "warnings": result.warnings,
             }
         )

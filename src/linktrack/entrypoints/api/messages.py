@@ -30,9 +30,12 @@ _ID_FIELDS = ("campaign_id", "broadcast_id", "newsletter_id", "action_id", "cont
 
 
 def message_view(
-    d: model.Delivery, message: model.Message | None, person: model.Person | None
+    d: model.Delivery,
+    message: model.Message | None,
+    person: model.Person | None,
+    reported: dict[str, float],
 ) -> dict[str, Any]:
-    """One delivery as Customer.io's message object."""
+    """One delivery as Customer.io's message object (`reported`: its Track API reports)."""
     ids: dict[str, Any] = dict.fromkeys(_ID_FIELDS)
     container_field, own_field = _ORIGIN.get(message.kind if message else "", (None, None))
     if message is not None and own_field is not None:
@@ -45,6 +48,7 @@ def message_view(
         "opened": d.opened_at,
         "clicked": d.clicked_at,
         "failed": d.created_at if d.status == "failed" else None,
+        **reported,
     }
     return {
         "id": d.id, "type": d.channel, **ids, "recipient": d.recipient, "subject": d.subject,
@@ -52,6 +56,7 @@ def message_view(
         "customer_identifiers": {"id": person.external_id, "email": person.email,
                                  "cio_id": person.cio_id} if person else None,
         "created": int(d.created_at), "status": d.status,
+        "send_at": int(d.send_at) if d.send_at is not None else None,
         "metrics": {name: int(at) for name, at in times.items() if at is not None},
         "failure_message": d.error if d.status == "failed" else None,
     }  # fmt: skip
@@ -84,10 +89,14 @@ class MessagesApi:
 
     def _views(self, ws: model.Workspace, found: list[model.Delivery]) -> list[dict[str, Any]]:
         people = store.people_by_pks(self.engine, [d.person_id for d in found if d.person_id])
+        with self.engine.connect() as conn:
+            reported = store.reports_of(conn, [d.id for d in found])
         messages: dict[int, model.Message | None] = {}
         for d in found:
             if d.message_id not in messages:
                 messages[d.message_id] = store.get_message(self.engine, ws.id, d.message_id)
         return [
-            message_view(d, messages[d.message_id], people.get(d.person_id or 0)) for d in found
-        ]
+            message_view(d, messages[d.message_id], people.get(d.person_id or 0),
+                         reported.get(d.id, {}))
+            for d in found
+        ]  # fmt: skip

@@ -87,6 +87,15 @@ def _path(name: str, kind: str = "string") -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
 
 
+# id, email or cio_<cio_id>: not blank (a blank one names nobody: a 400).
+_IDENTIFIER = {
+    "name": "identifier",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": schemas.NONBLANK},
+}
+
+
 def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
@@ -159,7 +168,8 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/v1/metrics": {
             "post": _op(
-                "Report an SDK event on a delivery: opened, clicked, converted, delivered",
+                "Report an event of a delivery: opened, clicked, delivered, converted (an SDK), or "
+                "bounced, spammed, dropped, deferred (your own relay; with a reason)",
                 security="track",
                 body=schemas.SDK_METRIC,
                 also=(503,),
@@ -178,15 +188,50 @@ OPENAPI: dict[str, Any] = {
                 "Identify a person (id, email or cio_<cio_id>) and merge attributes",
                 security="track",
                 body=_JSON_OBJECT,
-                params=[_path("identifier")],
+                params=[_IDENTIFIER],
                 also=(409,),
+            ),
+            "delete": _op(
+                "Delete a person (their deliveries stay in reports, unlinked)",
+                security="track",
+                params=[_IDENTIFIER],
+            ),
+        },
+        "/api/v1/customers/{identifier}/suppress": {
+            "post": _op(
+                "Delete a person and ignore their id, email and cio_id until unsuppressed",
+                security="track",
+                params=[_IDENTIFIER],
             )
         },
-        "/v1/customers/{identifier}": {"get": _op("A person", params=[_path("identifier")])},
+        "/api/v1/customers/{identifier}/unsuppress": {
+            "post": _op(
+                "Let a suppressed identifier (and those suppressed with it) be added again",
+                security="track",
+                params=[_IDENTIFIER],
+            )
+        },
+        "/api/v1/customers/{identifier}/devices": {
+            "put": _op(
+                "Add or update a push device (a token moves from another person); the person's "
+                "pushes go to the device used last",
+                security="track",
+                body=schemas.DEVICE,
+                params=[_IDENTIFIER],
+            )
+        },
+        "/api/v1/customers/{identifier}/devices/{device_id}": {
+            "delete": _op(
+                "Remove a person's push device",
+                security="track",
+                params=[_IDENTIFIER, _path("device_id")],
+            )
+        },
+        "/v1/customers/{identifier}": {"get": _op("A person", params=[_IDENTIFIER])},
         "/v1/customers/{identifier}/activities": {
             "get": _op(
                 "A person's timeline, newest first, a page at a time: sent, opened, clicked",
-                params=[_path("identifier"), _query("type", {"enum": activity_types()})],
+                params=[_IDENTIFIER, _query("type", {"enum": activity_types()})],
                 paged=100,
             )
         },
@@ -365,6 +410,7 @@ _SENT = {
     "properties": {
         "delivery_id": {"type": "string"},
         "queued_at": {"type": "integer"},
+        "send_at": {"type": "integer", "description": "a scheduled send: when it goes out"},
         "warnings": {"type": "array", "items": {"type": "object"}},
     },
 }
@@ -381,7 +427,7 @@ _TRIGGER_PATHS: dict[str, Any] = {
         "post": _op(
             "Track an event: triggers the campaigns whose trigger_event is its name",
             security="track",
-            params=[_path("identifier")],
+            params=[_IDENTIFIER],
             body=schemas.TRACK_EVENT,
             also=(409,),
         )

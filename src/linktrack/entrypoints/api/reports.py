@@ -46,7 +46,7 @@ def metrics(engine: store.Engine, message_ids: list[int]) -> JSON:
 
 
 def link_metrics(engine: store.Engine, request: Request, message_ids: list[int]) -> JSON:
-    """Each link's click series and its total (Customer.io's shape), by `period`, `steps`, `unique`."""
+    """Each link's click series and total (Customer.io's shape): `period`, `steps`, `unique`."""
     q = request.query_params
     period = q.get("period", "days")
     if period not in _PERIODS:
@@ -100,7 +100,9 @@ class ReportsApi:
     @endpoint
     def customer(self, request: Request) -> JSON:
         ws = app_workspace(self.engine, request)
-        return JSON({"customer": person_view(self._person(ws, request))})
+        person = self._person(ws, request)
+        devices = store.devices_of(self.engine, person.id)
+        return JSON({"customer": {**person_view(person), "devices": devices}})
 
     @endpoint
     def activities(self, request: Request) -> JSON:

@@ -23,6 +23,7 @@ from linktrack.core.model import (
     Channel,
 )
 from linktrack.core.settings import MAX_PARAMS, PARAM_NAME_LENGTH, PARAM_VALUE_LENGTH
+from linktrack.service.sdk_events import METRICS, PLATFORMS, PUSH_METRICS
 
 CHANNELS = list(get_args(Channel))
 JSON_OBJECT: dict[str, Any] = {"type": "object"}
@@ -109,7 +110,9 @@ def send(channel: str) -> dict[str, Any]:
         "send_at": optional(
             {
                 "type": "number",
-                "description": "Unix seconds; only now or past (scheduled sends are a 422 for now)",
+                "description": "Unix seconds: the delivery is scheduled (status `scheduled`, "
+                "rendered now) and sent at that time; past: now; more than "
+                "90 days ahead: a 422",
             }
         ),
     }
@@ -148,14 +151,14 @@ def send(channel: str) -> dict[str, Any]:
     }
 
 
-def _delivery_report(kind: str, **properties: Any) -> dict[str, Any]:
+def _delivery_report(kind: str, metrics: tuple[str, ...], **properties: Any) -> dict[str, Any]:
     """An app's report on a delivery, `kind` naming what happened (an SDK metric)."""
     return {
         "type": "object",
         "required": ["delivery_id", kind],
         "properties": {
             "delivery_id": text(64, minLength=1),
-            kind: {"enum": ["opened", "clicked", "converted", "delivered"]},
+            kind: {"enum": list(metrics)},
             "timestamp": optional(
                 {"type": "number", "exclusiveMinimum": 0,
                  "description": "Unix seconds, at most a day ahead (422 beyond); a retry with "
@@ -168,10 +171,37 @@ def _delivery_report(kind: str, **properties: Any) -> dict[str, Any]:
 
 SDK_METRIC = _delivery_report(
     "metric",
+    METRICS,
     href=optional(text(8192, description="clicked: the link tapped")),
-    recipient=optional(text(512, description="device token or address")),
-)
-PUSH_EVENT = _delivery_report("event", device_id=optional(text(512)))
+    recipient=optional(
+        {"type": ["string", "integer"], "maxLength": 512,
+         "description": "device token, address or phone number"}
+    ),
+    reason=optional(text(2048, description="bounced, dropped, deferred: why")),
+)  # fmt: skip
+DEVICE = {
+    "type": "object",
+    "required": ["device"],
+    "properties": {
+        "device": {
+            "type": "object",
+            "required": ["id", "platform"],
+            "additionalProperties": False,
+            "properties": {
+                "id": text(255, minLength=1, description="the device token"),
+                "platform": {"enum": list(PLATFORMS)},
+                "last_used": optional({"type": "number", "exclusiveMinimum": 0}),
+                "attributes": optional(
+                    {"type": "object", "maxProperties": 100,
+                     "propertyNames": {"maxLength": 255},
+                     "additionalProperties": {"type": ["string", "number", "boolean"],
+                                              "maxLength": 1024}}
+                ),
+            },
+        }
+    },
+}  # fmt: skip
+PUSH_EVENT = _delivery_report("event", PUSH_METRICS, device_id=optional(text(512)))
 
 _HOST = (
     f"^{_SP}*"

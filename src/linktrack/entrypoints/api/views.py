@@ -45,6 +45,7 @@ def delivery_view(d: Delivery) -> dict[str, Any]:
         "warnings": d.warnings,
         "settings": d.settings,
         "created_at": d.created_at,
+        "send_at": d.send_at,
         "sent_at": d.sent_at,
         "opened_at": d.opened_at,
         "clicked_at": d.clicked_at,
