@@ -75,13 +75,14 @@ class WebhookSink:
             "LINKTRACK_DELIVERY_BACKOFF": "0.2",
         }
 
-    def verified(self, item: Received) -> bool:
-        """Does the request carry a valid signature over `v0:<timestamp>:<body>`?"""
-        timestamp = item.headers["x-linktrack-timestamp"]
+    def verified(self, item: Received, prefix: str = "x-linktrack-") -> bool:
+        """Does the request carry a valid signature over `v0:<timestamp>:<body>`? (Reporting
+        webhooks sign as Customer.io does: `prefix="x-cio-"`.)"""
+        timestamp = item.headers[f"{prefix}timestamp"]
         expected = hmac.new(
             self.secret.encode(), b"v0:" + timestamp.encode() + b":" + item.body, hashlib.sha256
         ).hexdigest()
-        return hmac.compare_digest(expected, item.headers["x-linktrack-signature"])
+        return hmac.compare_digest(expected, item.headers[f"{prefix}signature"])
 
     def wait(self, count: int = 1, timeout: float = 30.0) -> list[Received]:
         deadline = time.monotonic() + timeout

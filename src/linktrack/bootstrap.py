@@ -29,6 +29,7 @@ from linktrack.service.delivery import (
 )
 from linktrack.service.keys import KeyStore
 from linktrack.service.progress import writer_status
+from linktrack.service.reporting import ReportingDispatcher
 from linktrack.service.sdk_events import SdkEvents
 from linktrack.service.sending import Sender
 from linktrack.service.shortlinks import ShortLinks
@@ -245,9 +246,11 @@ class Services:
         worker = DeliveryWorker(
             self.engine, transports(self.config), backoff=self.config.delivery_backoff
         )
+        reporting = ReportingDispatcher(self.engine, backoff=self.config.delivery_backoff)
         return [
             ("event-writer", lambda: writer.run_forever(self._stop)),
             ("delivery", lambda: worker.run_forever(self._stop)),
+            ("reporting", lambda: reporting.run_forever(self._stop)),
         ]
 
     def _refresh_keys(self) -> None:

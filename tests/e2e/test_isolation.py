@@ -97,11 +97,15 @@ def _fill_owner(server: Server) -> Owner:
                                json={"ids": ["owner-ada"]}))["id"]  # fmt: skip
     _wait_job(app, f"/v1/newsletters/{newsletter['id']}/sends/{ids['send']}")
     ids["kid"] = _ok(app.post("/v1/workspace/signing_keys"))["kid"]
+    ids["webhook"] = _ok(app.post("/v1/reporting_webhooks", json={
+        "name": "Owner warehouse", "endpoint": "https://owner.example/hook",
+        "events": ["email_clicked"]}))["id"]  # fmt: skip
     _click_one(server, app, ids["delivery"])
     owner.markers = {
         "ada@owner.example", "Adaowner", "owner-plan-7f3", "Owner secret subject",
         "https://owner.example/private-offer", "Owner receipt", "Owner campaign", "Owner action",
         "Owner broadcast", "Owner newsletter", person["cio_id"], ids["delivery"], ids["kid"],
+        "Owner warehouse", "https://owner.example/hook",
     }  # fmt: skip
     return owner
 
@@ -128,7 +132,7 @@ SNAPSHOT = [
     "/v1/broadcasts/{broadcast}/triggers", "/v1/newsletters/{newsletter}",
     "/v1/newsletters/{newsletter}/metrics", "/v1/newsletters/{newsletter}/sends",
     "/v1/workspace/settings", "/v1/workspace/signing_keys", "/v1/outbox?limit=500",
-    "/v1/deliveries/{delivery}", "/v1/exports/clicks.csv",
+    "/v1/deliveries/{delivery}", "/v1/exports/clicks.csv", "/v1/reporting_webhooks/{webhook}",
 ]  # fmt: skip
 
 
@@ -149,7 +153,8 @@ def _owner_values(path: str, param: str, ids: dict[str, Any]) -> list[Any]:
     if path.startswith("/v1/campaigns/{id}/triggers"):  # Customer.io's path for broadcasts
         collection = "broadcasts"
     numeric = {"id": COLLECTION_IDS.get(collection), "action_id": ACTION_IDS.get(collection),
-               "content_id": "content", "trigger_id": "trigger", "send_id": "send"}  # fmt: skip
+               "content_id": "content", "trigger_id": "trigger", "send_id": "send",
+               "webhook_id": "webhook"}  # fmt: skip
     if numeric.get(param):
         exact = ids[str(numeric[param])]
         return [exact, exact - 1, exact + 1]
@@ -216,6 +221,10 @@ WRITES: dict[tuple[str, str], tuple[Body, bool]] = {
     ("POST", "/v1/newsletters"): (lambda ids: {"name": "Intruder", "body": "<p>x</p>"}, False),
     ("PUT", "/v1/newsletters/{id}/contents/{content_id}"): (lambda ids: {"tracked": False}, False),
     ("POST", "/v1/newsletters/{id}/send"): (lambda ids: {"ids": [ids["identifier"]]}, False),
+    ("POST", "/v1/reporting_webhooks"): (lambda ids: {
+        "name": "Intruder", "endpoint": "https://intruder.example/", "events": ["email_clicked"]}, False),
+    ("PUT", "/v1/reporting_webhooks/{webhook_id}"): (lambda ids: {"disabled": True}, False),
+    ("DELETE", "/v1/reporting_webhooks/{webhook_id}"): (lambda ids: None, False),
 }
 # fmt: on
 

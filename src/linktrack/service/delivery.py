@@ -13,6 +13,7 @@ from linktrack.adapters.transports.base import TransportError
 from linktrack.adapters.transports.smtp import OutgoingEmail, SmtpTransport
 from linktrack.adapters.transports.webhook import WebhookTransport
 from linktrack.core.model import Delivery
+from linktrack.service.reporting import ReportingFeed
 from linktrack.service.send_requests import EmailExtras
 
 log = logging.getLogger("linktrack.delivery")
@@ -28,6 +29,7 @@ class DeliveryWorker:
     engine: store.Engine
     transports: dict[str, Transport]
     backoff: float = 2.0
+    reporting: ReportingFeed = field(default_factory=ReportingFeed)
     _attempts: dict[str, int] = field(default_factory=dict)
     _not_before: dict[str, float] = field(default_factory=dict)
 
@@ -53,7 +55,7 @@ class DeliveryWorker:
                 self._attempts[delivery.id] = attempts
                 if exc.permanent or attempts >= MAX_ATTEMPTS:
                     log.warning("delivery %s failed: %s", delivery.id, exc)
-                    store.mark_delivery(self.engine, delivery.id, "failed", error=str(exc))
+                    self._settle(delivery, "failed", str(exc))
                     self._forget(delivery.id)
                 else:
                     self._not_before[delivery.id] = now + self.backoff * 2 ** (attempts - 1)
@@ -65,7 +67,7 @@ class DeliveryWorker:
                         error=f"attempt {attempts} of {MAX_ATTEMPTS} failed, retrying: {exc}",
                     )
                 continue
-            store.mark_delivery(self.engine, delivery.id, "sent")
+            self._settle(delivery, "sent")
             if (settings := EmailExtras.sent(delivery.settings)) is not None:
                 store.set_delivery_settings(self.engine, delivery.id, settings)
             if delivery.settings.get("disable_message_retention"):
@@ -73,6 +75,12 @@ class DeliveryWorker:
             self._forget(delivery.id)
             sent += 1
         return sent
+
+    def _settle(self, delivery: Delivery, status: str, error: str | None = None) -> None:
+        """Mark the delivery sent or failed, and queue its reporting webhook events with it."""
+        with self.engine.begin() as conn:
+            store.mark_delivery(conn, delivery.id, status, error=error)
+            self.reporting.status(conn, delivery, status, error)
 
     def _forget(self, delivery_id: str) -> None:
         self._attempts.pop(delivery_id, None)

@@ -24,6 +24,7 @@ from linktrack.core import bots, events, rollups
 from linktrack.core.events import Event
 from linktrack.core.rollups import DeliveryState
 from linktrack.service.progress import Progress
+from linktrack.service.reporting import ReportingFeed
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,10 @@ class Writer:
         *,
         max_lag: float = 60.0,
         clock: Callable[[], float] = time.time,
+        reporting: ReportingFeed | None = None,
     ) -> None:
         self.engine = engine
+        self.reporting = ReportingFeed() if reporting is None else reporting
         self.log = log
         self.consumer = consumer
         self.stats = WriterStats()
@@ -280,6 +283,10 @@ class Writer:
         self._rollups(conn, inserted_clicks, verdicts, found)
         updates, counters = rollups.first_times(found, inserted_clicks, verdicts, inserted_opens)
         store.save_first_times(conn, updates, counters)
+        # In this transaction too: a reported click is a stored click, and a replay of
+        # the batch queues nothing again (only rows actually inserted get here).
+        workspace_of = {d.id: d.workspace_id for d in found.values()}
+        self.reporting.engagement(conn, inserted_clicks, verdicts, inserted_opens, workspace_of)
 
     @staticmethod
     def _rollups(

@@ -346,6 +346,44 @@ delivery_reports = sa.Table(
     sa.Index(None, "message_id", "metric"),
 )
 
+# -- reporting webhooks: every click, open, send and failure, POSTed to the workspace's endpoints
+
+reporting_webhooks = sa.Table(
+    "reporting_webhooks",
+    metadata,
+    _id(),
+    _ref("workspace_id", "workspaces", index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("endpoint", sa.Text(), nullable=False),
+    sa.Column("events", sa.JSON(), nullable=False),  # metric names: email_clicked, …
+    sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("signing_key", sa.String(64), nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
+# The outbox of reporting webhooks: one row per (webhook, event), written in the
+# transaction that stores what it reports (a replay adds nothing), sent in id order
+# per webhook, kept with its attempts and last error.
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    _ref("webhook_id", "reporting_webhooks"),
+    sa.Column("event_id", sa.String(96), nullable=False),
+    sa.Column("metric", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),  # the envelope, as POSTed
+    _ts("created_at"),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    _ts("next_attempt_at"),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    # pending, delivered, or failed (refused for 3 days)
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    _ts("done_at", nullable=True),
+    sa.UniqueConstraint("webhook_id", "event_id"),
+    sa.Index(None, "webhook_id", "status", "id"),
+)
+
 # -- people's devices and suppressed identifiers (Track API)
 
 # A person's push devices: a token belongs to one person of a workspace (adding it

@@ -42,6 +42,7 @@ class WebhookTransport:
         *,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        headers: tuple[str, str] = (TIMESTAMP_HEADER, SIGNATURE_HEADER),
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -52,10 +53,14 @@ class WebhookTransport:
         self._secret = secret
         self._timeout = timeout
         self._clock = clock
+        self._headers = headers  # (timestamp, signature) header names
 
     def post(self, document: Mapping[str, Any]) -> None:
         """Deliver `document`; raise TransportError (permanent for a 4xx refusal)."""
-        body = orjson.dumps(document)
+        self.send(orjson.dumps(document))
+
+    def send(self, body: bytes) -> None:
+        """POST `body` (JSON), signed; raise TransportError (permanent for a 4xx refusal)."""
         timestamp = str(int(self._clock()))
         request = urllib.request.Request(
             self.url,
@@ -64,8 +69,8 @@ class WebhookTransport:
             headers={
                 "content-type": "application/json",
                 "user-agent": "linktrack-webhook/1",
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: signature(self._secret, timestamp, body),
+                self._headers[0]: timestamp,
+                self._headers[1]: signature(self._secret, timestamp, body),
             },
         )
         try:

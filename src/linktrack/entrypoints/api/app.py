@@ -23,6 +23,7 @@ from linktrack.entrypoints.api.common import JSON, Handler, error, on_track_api
 from linktrack.entrypoints.api.deliveries import DeliveriesApi
 from linktrack.entrypoints.api.messages import MessagesApi
 from linktrack.entrypoints.api.openapi import OPENAPI
+from linktrack.entrypoints.api.reporting import ReportingWebhooksApi
 from linktrack.entrypoints.api.reports import ReportsApi
 from linktrack.entrypoints.api.track import TrackApi
 from linktrack.entrypoints.api.transactional import TransactionalApi
@@ -39,6 +40,7 @@ class Endpoints:
     messages: MessagesApi
     workspace: WorkspaceApi
     reports: ReportsApi
+    reporting: ReportingWebhooksApi
     campaigns: ContainersApi
     broadcasts: ContainersApi
     newsletters: ContainersApi
@@ -55,6 +57,7 @@ class Endpoints:
             messages=MessagesApi(s.engine),
             workspace=WorkspaceApi(s.engine, s.sender, s.keys, s.writer_status),
             reports=ReportsApi(s.engine),
+            reporting=ReportingWebhooksApi(s.engine),
             campaigns=ContainersApi("campaign", s.engine, s.containers),
             broadcasts=ContainersApi("broadcast", s.engine, s.containers),
             newsletters=ContainersApi("newsletter", s.engine, s.containers),
@@ -105,6 +108,13 @@ ROUTES: Final[list[tuple[str, str, Callable[[Endpoints], Handler]]]] = [
     ("POST", "/v1/workspace/signing_keys", lambda e: e.workspace.rotate_key),
     ("DELETE", "/v1/workspace/signing_keys/{kid}", lambda e: e.workspace.retire_key),
     ("GET", "/v1/writer", lambda e: e.workspace.writer),
+    # reporting webhooks
+    ("POST", "/v1/reporting_webhooks", lambda e: e.reporting.create),
+    ("GET", "/v1/reporting_webhooks", lambda e: e.reporting.listing),
+    ("GET", "/v1/reporting_webhooks/{webhook_id}", lambda e: e.reporting.show),
+    ("PUT", "/v1/reporting_webhooks/{webhook_id}", lambda e: e.reporting.update),
+    ("DELETE", "/v1/reporting_webhooks/{webhook_id}", lambda e: e.reporting.delete),
+    ("GET", "/v1/reporting_webhooks/{webhook_id}/events", lambda e: e.reporting.events),
     # people and exports
     ("GET", "/v1/customers/{identifier}", lambda e: e.reports.customer),
     ("GET", "/v1/customers/{identifier}/activities", lambda e: e.reports.activities),

@@ -283,6 +283,37 @@ OPENAPI: dict[str, Any] = {
                 params=[_path("delivery_id")],
             )
         },
+        "/v1/reporting_webhooks": {
+            "get": _op("Reporting webhooks, newest first, a page at a time", paged=100),
+            "post": _op(
+                "Register a reporting webhook: every event it takes is POSTed in Customer.io's "
+                "envelope, signed (X-CIO-Signature); the answer holds its signing_key, shown once",
+                body=schemas.REPORTING_WEBHOOK,
+                ok=201,
+            ),
+        },
+        "/v1/reporting_webhooks/{webhook_id}": {
+            "get": _op(
+                "A reporting webhook with its pending, delivered and failed events and last error",
+                params=[_path("webhook_id", "integer")],
+            ),
+            "put": _op(
+                "Change a reporting webhook (name, endpoint, events, disabled)",
+                body=schemas.REPORTING_WEBHOOK_CHANGE,
+                params=[_path("webhook_id", "integer")],
+            ),
+            "delete": _op(
+                "Remove a reporting webhook (events it still owed are not sent)",
+                params=[_path("webhook_id", "integer")],
+            ),
+        },
+        "/v1/reporting_webhooks/{webhook_id}/events": {
+            "get": _op(
+                "A reporting webhook's events, newest first: attempts, status, last error",
+                params=[_path("webhook_id", "integer")],
+                paged=100,
+            )
+        },
         "/v1/outbox": {
             "get": _op("Deliveries waiting in the outbox (no transport configured)", paged=500)
         },

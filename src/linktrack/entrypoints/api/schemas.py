@@ -23,6 +23,8 @@ from linktrack.core.model import (
     Channel,
 )
 from linktrack.core.settings import MAX_PARAMS, PARAM_NAME_LENGTH, PARAM_VALUE_LENGTH
+from linktrack.core.webhooks import EVENTS
+from linktrack.service.reporting import ENDPOINT_PATTERN
 from linktrack.service.sdk_events import METRICS, PLATFORMS, PUSH_METRICS
 
 CHANNELS = list(get_args(Channel))
@@ -469,3 +471,25 @@ ERROR: dict[str, Any] = {
         }
     },
 }  # fmt: skip
+
+_WEBHOOK_FIELDS: dict[str, Any] = {
+    "name": text(255, blank=False),
+    "endpoint": {"type": "string", "maxLength": 2048, "pattern": ENDPOINT_PATTERN,
+                 "description": "http:// or https:// URL the events are POSTed to"},
+    "events": {"type": "array", "minItems": 1, "items": {"enum": list(EVENTS)},
+               "description": "<channel>_<metric>: email_clicked, sms_sent, …"},
+    "disabled": optional({"type": "boolean", "default": False}),
+    "full_resolution": optional({"type": "boolean", "description": "accepted; always full"}),
+    "with_content": optional({"type": "boolean", "description": "accepted; always with"}),
+}  # fmt: skip
+REPORTING_WEBHOOK = {
+    "type": "object",
+    "required": ["name", "endpoint", "events"],
+    "additionalProperties": False,
+    "properties": _WEBHOOK_FIELDS,
+}
+REPORTING_WEBHOOK_CHANGE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": _WEBHOOK_FIELDS,
+}

@@ -21,7 +21,7 @@ environment (an option given wins; README, "Running the service", has the table)
   LINKTRACK_SMTP_URL            the email relay (none: the outbox)
   LINKTRACK_WEBHOOK_URL         the provider webhook for SMS, WhatsApp and push
   LINKTRACK_WEBHOOK_SECRET      its HMAC secret (required with a webhook)
-  LINKTRACK_DELIVERY_BACKOFF    seconds before a failed delivery's first retry (2)
+  LINKTRACK_DELIVERY_BACKOFF    seconds before a failed delivery's or webhook event's retry (2)
   LINKTRACK_EVENT_LOG           file or redis (file)
   LINKTRACK_REDIS_URL           the Redis of the click log (redis://127.0.0.1:6379/0)
   LINKTRACK_REDIS_STREAM        its stream (linktrack:events)
