@@ -258,12 +258,20 @@ def main() -> None:
         with engine.connect() as conn:
             count = store.segment_count(conn, ws_id, rule)
             middle = store.segment_page(conn, ws_id, rule, None, count // 2)[-1].id
+
+            def counted(rule: Rule = rule) -> int:
+                return store.segment_count(conn, ws_id, rule)
+
+            def first_page(rule: Rule = rule) -> object:
+                return store.segment_page(conn, ws_id, rule, None, 1000)
+
+            def middle_page(rule: Rule = rule, middle: int = middle) -> object:
+                return store.segment_page(conn, ws_id, rule, middle, 1000)
+
             print(
-                f"segment {name}: {count:,} people; "
-                f"customer_count {timed(lambda: store.segment_count(conn, ws_id, rule)):.1f} ms, "
-                f"first 1,000 members {timed(lambda: store.segment_page(conn, ws_id, rule, None, 1000)):.1f} ms, "
-                f"1,000 from the middle {timed(lambda: store.segment_page(conn, ws_id, rule, middle, 1000)):.1f} ms "
-                f"({label})"
+                f"segment {name}: {count:,} people; customer_count {timed(counted):.1f} ms, "
+                f"first 1,000 members {timed(first_page):.1f} ms, "
+                f"1,000 from the middle {timed(middle_page):.1f} ms ({label})"
             )
     engine.dispose()
 

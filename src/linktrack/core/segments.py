@@ -18,6 +18,7 @@ from linktrack.core.audience import Condition, parse_attribute
 from linktrack.core.errors import (
     SPACES,
     InputError,
+    NotFoundError,
     Unprocessable,
     reject_unknown,
     require_object,
@@ -232,5 +233,5 @@ def _id(data: dict[str, Any], name: str, where: str) -> int:
     if number is None or number < 1:
         raise InputError(f"{where}.{name} must be a positive integer")
     if number > MAX_ID:
-        raise Unprocessable(f"{where}: no message {number} in this workspace")
+        raise NotFoundError(f"{where}: no message {number} in this workspace")
     return number

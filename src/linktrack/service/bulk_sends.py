@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from linktrack.adapters import store
 from linktrack.core.audience import Audience
-from linktrack.core.errors import InputError, Unprocessable
+from linktrack.core.errors import InputError, NotFoundError, Unprocessable
 from linktrack.core.model import (
     Container,
     Identifier,
@@ -56,12 +56,12 @@ class BulkSends:
     ) -> SendJob:
         """Record a job and run it in a background thread; returns it as created.
 
-        A segment audience must be the workspace's (else a 422, nothing written)."""
+        A segment audience must be the workspace's (else a 404, nothing written)."""
         if (
             audience.segment_id is not None
             and store.get_segment(self.engine, workspace.id, audience.segment_id) is None
         ):
-            raise Unprocessable(f"no segment {audience.segment_id} in this workspace")
+            raise NotFoundError(f"no segment {audience.segment_id} in this workspace")
         job = store.create_job(self.engine, container, audience.summary, len(audience.listed))
         thread = threading.Thread(
             target=self.run,

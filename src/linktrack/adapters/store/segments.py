@@ -24,7 +24,7 @@ from linktrack.adapters.store.engine import Db, transaction
 from linktrack.adapters.store.people import people_by_pks
 from linktrack.adapters.store.rows import every, first, inserted, newest_first, record
 from linktrack.adapters.store.schema import delivery_links, links, messages, people, segments
-from linktrack.core.errors import Unprocessable
+from linktrack.core.errors import NotFoundError
 from linktrack.core.model import MAX_ID, Person
 from linktrack.core.segments import (
     AllOf,
@@ -48,11 +48,12 @@ def _segment(row: sa.Row[Any]) -> Segment:
 
 
 def create_segment(db: Db, workspace_id: int, name: str, description: str, rule: Rule) -> Segment:
-    """Record a segment; the messages it names must be the workspace's (else a 422)."""
+    """Record a segment; the messages it names must be the workspace's (else a 404, as
+    for any id of another workspace's)."""
     with transaction(db) as conn:
         for leaf in clicked_leaves(rule):
             if leaf.message is not None and not _message_exists(conn, workspace_id, leaf.message):
-                raise Unprocessable(f"no {_named(leaf.message)} in this workspace")
+                raise NotFoundError(f"no {_named(leaf.message)} in this workspace")
         row = inserted(conn, segments, workspace_id=workspace_id, name=name,
                        description=description, conditions=to_dict(rule),
                        created_at=time.time())  # fmt: skip
