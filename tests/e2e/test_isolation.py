@@ -100,11 +100,14 @@ def _fill_owner(server: Server) -> Owner:
     ids["webhook"] = _ok(app.post("/v1/reporting_webhooks", json={
         "name": "Owner warehouse", "endpoint": "https://owner.example/hook",
         "events": ["email_clicked"]}))["id"]  # fmt: skip
+    ids["segment"] = _ok(app.post("/v1/segments", json={
+        "name": "Owner segment", "conditions": {"clicked_link": {
+            "message": {"kind": "transactional", "id": ids["transactional"]}}}}))["segment"]["id"]  # fmt: skip
     _click_one(server, app, ids["delivery"])
     owner.markers = {
         "ada@owner.example", "Adaowner", "owner-plan-7f3", "Owner secret subject",
         "https://owner.example/private-offer", "Owner receipt", "Owner campaign", "Owner action",
-        "Owner broadcast", "Owner newsletter", person["cio_id"], ids["delivery"], ids["kid"],
+        "Owner broadcast", "Owner newsletter", "Owner segment", person["cio_id"], ids["delivery"], ids["kid"],
         "Owner warehouse", "https://owner.example/hook",
     }  # fmt: skip
     return owner
@@ -133,6 +136,8 @@ SNAPSHOT = [
     "/v1/newsletters/{newsletter}/metrics", "/v1/newsletters/{newsletter}/sends",
     "/v1/workspace/settings", "/v1/workspace/signing_keys", "/v1/outbox?limit=500",
     "/v1/deliveries/{delivery}", "/v1/exports/clicks.csv", "/v1/reporting_webhooks/{webhook}",
+    "/v1/deliveries/{delivery}", "/v1/exports/clicks.csv", "/v1/segments/{segment}",
+    "/v1/segments/{segment}/customer_count", "/v1/segments/{segment}/membership",
 ]  # fmt: skip
 
 
@@ -143,7 +148,8 @@ def _snapshot(server: Server, owner: Owner) -> dict[str, str]:
 
 # The owner id a `{id}` names, by the collection the path is under.
 COLLECTION_IDS = {"transactional": "transactional", "campaigns": "campaign",
-                  "broadcasts": "broadcast", "newsletters": "newsletter"}  # fmt: skip
+                  "broadcasts": "broadcast", "newsletters": "newsletter",
+                  "segments": "segment"}  # fmt: skip
 ACTION_IDS = {"campaigns": "campaign_action", "broadcasts": "broadcast_action"}
 
 
@@ -225,6 +231,9 @@ WRITES: dict[tuple[str, str], tuple[Body, bool]] = {
         "name": "Intruder", "endpoint": "https://intruder.example/", "events": ["email_clicked"]}, False),
     ("PUT", "/v1/reporting_webhooks/{webhook_id}"): (lambda ids: {"disabled": True}, False),
     ("DELETE", "/v1/reporting_webhooks/{webhook_id}"): (lambda ids: None, False),
+    ("POST", "/v1/segments"): (lambda ids: {"name": "Intruder", "conditions": {"clicked_link": {
+        "message": {"kind": "transactional", "id": ids["transactional"]}}}}, True),
+    ("DELETE", "/v1/segments/{id}"): (lambda ids: None, False),
 }
 # fmt: on
 

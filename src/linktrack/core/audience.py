@@ -2,8 +2,8 @@
 
 The audience fields are Customer.io's (`ids`, `emails`, `per_user_data`,
 `recipients`); a filter is `{"attribute": {"field", "operator": "eq"|"exists",
-"value"}}` or `{"and": [...]}` of those. Parsed before anything is written:
-every problem is an InputError naming the field.
+"value"}}` or `{"and": [...]}` of those, or `{"segment": {"id"}}` (core.segments).
+Parsed before anything is written: every problem is an InputError naming the field.
 """
 
 from __future__ import annotations
@@ -95,6 +95,11 @@ def parse_condition(data: Any, depth: int = 0) -> Condition:
             f'unknown recipients condition {kind!r}: use "and" or "attribute" '
             "(operators eq and exists)"
         )
+    return parse_attribute(body)
+
+
+def parse_attribute(body: Any) -> Condition:
+    """The body of `{"attribute": {"field", "operator": "eq"|"exists", "value"}}`."""
     body = require_object(body, "attribute")
     reject_unknown(body, ("field", "operator", "value"), "attribute")
     name, operator = body.get("field"), body.get("operator", "eq")
@@ -116,6 +121,7 @@ class Audience:
 
     listed: tuple[tuple[Identifier, dict[str, Any]], ...] = ()
     where: Condition | None = None
+    segment_id: int | None = None  # the members of a segment (resolved when the job runs)
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -156,12 +162,22 @@ def _per_user(items: Any) -> tuple[tuple[Identifier, dict[str, Any]], ...]:
     return tuple(out)
 
 
+def _segment_id(data: Any) -> int:
+    data = require_object(data, "recipients.segment")
+    reject_unknown(data, ("id",), "recipients.segment")
+    number = whole_number(data.get("id"))
+    if number is None or number < 1:
+        raise InputError("recipients.segment.id must be a positive integer")
+    return number
+
+
 _AUDIENCE_KEYS: Final = ("ids", "emails", "per_user_data", "recipients")
 
 
 def parse_audience(data: Mapping[str, Any]) -> Audience:
     """Exactly one of `ids`, `emails`, `per_user_data` (Customer.io's broadcast fields)
-    or `recipients`: `{"ids": [...]}`, `{"emails": [...]}`, or a filter condition.
+    or `recipients`: `{"ids": [...]}`, `{"emails": [...]}`, `{"segment": {"id": n}}`, or a
+    filter condition.
     """
     given = [k for k in _AUDIENCE_KEYS if k in data]
     if len(given) != 1:
@@ -177,6 +193,10 @@ def parse_audience(data: Mapping[str, Any]) -> Audience:
         if len(value) == 1 and next(iter(value)) in ("ids", "emails"):
             key = next(iter(value))
             value = value[key]
+        elif len(value) == 1 and "segment" in value:
+            segment_id = _segment_id(value["segment"])
+            summary = {"recipients": {"segment": {"id": segment_id}}}
+            return Audience(segment_id=segment_id, summary=summary)
         else:
             where = parse_condition(value)
             return Audience(where=where, summary={"recipients": where.to_dict()})

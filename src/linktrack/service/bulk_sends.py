@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from linktrack.adapters import store
 from linktrack.core.audience import Audience
-from linktrack.core.errors import InputError, Unprocessable
+from linktrack.core.errors import InputError, NotFoundError, Unprocessable
 from linktrack.core.model import (
     Container,
     Identifier,
@@ -54,7 +54,14 @@ class BulkSends:
     def start(
         self, workspace: Workspace, container: Container, audience: Audience, data: dict[str, Any]
     ) -> SendJob:
-        """Record a job and run it in a background thread; returns it as created."""
+        """Record a job and run it in a background thread; returns it as created.
+
+        A segment audience must be the workspace's (else a 404, nothing written)."""
+        if (
+            audience.segment_id is not None
+            and store.get_segment(self.engine, workspace.id, audience.segment_id) is None
+        ):
+            raise NotFoundError(f"no segment {audience.segment_id} in this workspace")
         job = store.create_job(self.engine, container, audience.summary, len(audience.listed))
         thread = threading.Thread(
             target=self.run,
@@ -115,6 +122,12 @@ class BulkSends:
 
     def _audience(self, workspace: Workspace, audience: Audience) -> tuple[int, Iterator[Batch]]:
         """How many people, then their batches (an unknown identifier's person is None)."""
+        if audience.segment_id is not None:
+            # Members as the job starts; a segment deleted since then reaches nobody.
+            segment = store.get_segment(self.engine, workspace.id, audience.segment_id)
+            rule = None if segment is None else segment.rule
+            ids = [] if rule is None else store.segment_member_ids(self.engine, workspace.id, rule)
+            return len(ids), self._matched(ids)
         if audience.where is None:
             return len(audience.listed), self._listed(workspace, audience.listed)
         with self.engine.connect() as conn:

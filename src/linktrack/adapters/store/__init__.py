@@ -113,7 +113,15 @@ from linktrack.adapters.store.reports import (
     top_links,
 )
 from linktrack.adapters.store.schema import metadata
-from linktrack.adapters.store.segments import segment_clicked
+from linktrack.adapters.store.segments import (
+    create_segment,
+    delete_segment,
+    get_segment,
+    list_segments,
+    segment_count,
+    segment_member_ids,
+    segment_page,
+)
 from linktrack.adapters.store.shortlinks import (
     count_expired_hit,
     find_short_link,
@@ -163,11 +171,13 @@ __all__ = [
     "create_delivery",
     "create_job",
     "create_message",
+    "create_segment",
     "create_webhook",
     "create_workspace",
     "cursor_of",
     "delete_device",
     "delete_person",
+    "delete_segment",
     "delete_webhook",
     "delivery_backlog",
     "devices_of",
@@ -183,6 +193,7 @@ __all__ = [
     "get_message",
     "get_person",
     "get_person_by_pk",
+    "get_segment",
     "get_settings",
     "get_webhook",
     "get_workspace",
@@ -198,6 +209,7 @@ __all__ = [
     "list_jobs",
     "list_links",
     "list_messages",
+    "list_segments",
     "list_webhooks",
     "list_workspaces",
     "lock_deliveries",
@@ -232,7 +244,9 @@ __all__ = [
     "save_first_times",
     "save_pair_first_times",
     "save_progress",
-    "segment_clicked",
+    "segment_count",
+    "segment_member_ids",
+    "segment_page",
     "set_delivery_settings",
     "set_job_total",
     "signing_key_workspaces",

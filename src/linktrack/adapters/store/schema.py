@@ -449,3 +449,18 @@ send_jobs = sa.Table(
     _ts("created_at"),
     _ts("finished_at", nullable=True),
 )
+
+# -- segments
+
+# A segment's conditions as given (core.segments: clicked_link, attribute, and, or);
+# who is in it is read from delivery_links and people when asked, never stored.
+segments = sa.Table(
+    "segments",
+    metadata,
+    _id(),
+    _ref("workspace_id", "workspaces", index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("conditions", sa.JSON(), nullable=False),
+    _ts("created_at"),
+)

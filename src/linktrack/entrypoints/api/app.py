@@ -25,6 +25,7 @@ from linktrack.entrypoints.api.messages import MessagesApi
 from linktrack.entrypoints.api.openapi import OPENAPI
 from linktrack.entrypoints.api.reporting import ReportingWebhooksApi
 from linktrack.entrypoints.api.reports import ReportsApi
+from linktrack.entrypoints.api.segments import SegmentsApi
 from linktrack.entrypoints.api.track import TrackApi
 from linktrack.entrypoints.api.transactional import TransactionalApi
 from linktrack.entrypoints.api.workspace import WorkspaceApi
@@ -47,6 +48,7 @@ class Endpoints:
     campaign_trigger: CampaignTriggerApi
     broadcast_triggers: SendJobsApi
     newsletter_sends: SendJobsApi
+    segments: SegmentsApi
 
     @classmethod
     def of(cls, s: Services) -> Endpoints:
@@ -64,6 +66,7 @@ class Endpoints:
             campaign_trigger=CampaignTriggerApi(s.engine, s.containers, s.campaigns),
             broadcast_triggers=SendJobsApi("broadcast", s.engine, s.containers, s.bulk_sends),
             newsletter_sends=SendJobsApi("newsletter", s.engine, s.containers, s.bulk_sends),
+            segments=SegmentsApi(s.engine),
         )
 
 
@@ -173,6 +176,13 @@ ROUTES: Final[list[tuple[str, str, Callable[[Endpoints], Handler]]]] = [
     ("POST", "/v1/newsletters/{id}/send", lambda e: e.newsletter_sends.start),
     ("GET", "/v1/newsletters/{id}/sends", lambda e: e.newsletter_sends.listing),
     ("GET", "/v1/newsletters/{id}/sends/{send_id}", lambda e: e.newsletter_sends.show),
+    # segments: who clicked which links, attribute tests, and/or
+    ("POST", "/v1/segments", lambda e: e.segments.create),
+    ("GET", "/v1/segments", lambda e: e.segments.listing),
+    ("GET", "/v1/segments/{id}", lambda e: e.segments.show),
+    ("DELETE", "/v1/segments/{id}", lambda e: e.segments.delete),
+    ("GET", "/v1/segments/{id}/customer_count", lambda e: e.segments.customer_count),
+    ("GET", "/v1/segments/{id}/membership", lambda e: e.segments.membership),
     # this API's own description
     ("GET", "/openapi.json", lambda e: openapi_document),
     ("GET", "/v1/openapi.json", lambda e: openapi_document),

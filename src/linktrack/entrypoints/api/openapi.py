@@ -132,6 +132,7 @@ OPENAPI: dict[str, Any] = {
         },
         "schemas": {
             "Condition": schemas.CONDITION,
+            "SegmentCondition": schemas.SEGMENT_CONDITION,
             "Error": schemas.ERROR,
         },
     },
@@ -471,6 +472,32 @@ OPENAPI["paths"].update(_job_paths("broadcasts", "broadcast", "trigger", "trigge
 OPENAPI["paths"].update(_container_paths("newsletters", "newsletter", "content"))
 OPENAPI["paths"].update(_job_paths("newsletters", "newsletter", "send", "sends"))
 OPENAPI["paths"].update(_TRIGGER_PATHS)
+_SEGMENT = [_path("id", "integer")]
+OPENAPI["paths"].update(
+    {
+        "/v1/segments": {
+            "get": _op("List segments, newest first, a page at a time", paged=100),
+            "post": _op(
+                "Create a segment: who clicked which links, attribute tests, and/or",
+                body=schemas.NEW_SEGMENT,
+                ok=201,
+                response=schemas.SEGMENT,
+            ),
+        },
+        "/v1/segments/{id}": {
+            "get": _op("A segment", params=_SEGMENT, response=schemas.SEGMENT),
+            "delete": _op("Delete a segment", params=_SEGMENT),
+        },
+        "/v1/segments/{id}/customer_count": {
+            "get": _op("How many people are in a segment", params=_SEGMENT,
+                       response=schemas.SEGMENT_COUNT),
+        },
+        "/v1/segments/{id}/membership": {
+            "get": _op("A segment's members by person, a page at a time (keyset)",
+                       params=_SEGMENT, paged=1000, response=schemas.MEMBERSHIP),
+        },
+    }
+)  # fmt: skip
 _CIO_TRIGGERS = {  # Customer.io's paths for the same triggers (a broadcast's id in {id})
     "/v1/broadcasts/{id}/trigger": "/v1/campaigns/{id}/triggers",  # POST
     "/v1/broadcasts/{id}/triggers": "/v1/campaigns/{id}/triggers",  # GET

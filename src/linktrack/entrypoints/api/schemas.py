@@ -22,6 +22,7 @@ from linktrack.core.model import (
     NAME_LENGTH,
     Channel,
 )
+from linktrack.core.segments import DESCRIPTION_LENGTH, HREF_LENGTH, MESSAGE_KINDS
 from linktrack.core.settings import MAX_PARAMS, PARAM_NAME_LENGTH, PARAM_VALUE_LENGTH
 from linktrack.core.webhooks import EVENTS
 from linktrack.service.reporting import ENDPOINT_PATTERN
@@ -339,6 +340,17 @@ _LISTED: dict[str, Any] = {
     "email": text(IDENTIFIER_LENGTHS["email"], blank=False),
     "cio_id": {"type": "string", "pattern": "^" + _CIO_ID},
 }
+_ATTRIBUTE: dict[str, Any] = {
+    "type": "object", "required": ["attribute"], "additionalProperties": False,
+    "properties": {"attribute": {"oneOf": [
+        {"type": "object", "required": ["field", "value"], "additionalProperties": False,
+         "properties": {"field": text(minLength=1), "operator": {"const": "eq"},
+                        "value": {"type": ["string", "number", "boolean"]}}},
+        {"type": "object", "required": ["field", "operator"], "additionalProperties": False,
+         "properties": {"field": text(minLength=1), "operator": {"const": "exists"},
+                        "value": {}}},
+    ]}},
+}  # fmt: skip
 CONDITION: dict[str, Any] = {
     "description": 'An attribute test or an AND of them: {"attribute": {"field": "plan", '
     '"operator": "eq"|"exists", "value": "pro"}} or {"and": [condition, …]}, nested at most '
@@ -348,15 +360,7 @@ CONDITION: dict[str, Any] = {
         {"type": "object", "required": ["and"], "additionalProperties": False,
          "properties": {"and": {"type": "array", "minItems": 1,
                                 "items": {"$ref": "#/components/schemas/Condition"}}}},
-        {"type": "object", "required": ["attribute"], "additionalProperties": False,
-         "properties": {"attribute": {"oneOf": [
-             {"type": "object", "required": ["field", "value"], "additionalProperties": False,
-              "properties": {"field": text(minLength=1), "operator": {"const": "eq"},
-                             "value": {"type": ["string", "number", "boolean"]}}},
-             {"type": "object", "required": ["field", "operator"], "additionalProperties": False,
-              "properties": {"field": text(minLength=1), "operator": {"const": "exists"},
-                             "value": {}}},
-         ]}}},
+        _ATTRIBUTE,
     ],
 }  # fmt: skip
 
@@ -387,6 +391,11 @@ AUDIENCE = {
                  "properties": {"ids": _listing("ids", "id")}},
                 {"type": "object", "required": ["emails"], "additionalProperties": False,
                  "properties": {"emails": _listing("emails", "email")}},
+                {"type": "object", "required": ["segment"], "additionalProperties": False,
+                 "properties": {"segment": {
+                     "type": "object", "required": ["id"], "additionalProperties": False,
+                     "properties": {"id": {"type": "integer", "minimum": 1}},
+                     "description": "the segment's members when the job starts"}}},
                 {"$ref": "#/components/schemas/Condition"},
             ]}),
         )
@@ -425,6 +434,76 @@ JOB = {
         "finished_at": {"type": ["number", "null"]},
     },
 }
+
+# -- segments
+
+_SEGMENT_REF = "#/components/schemas/SegmentCondition"
+_MESSAGE_REF = {
+    "type": "object", "required": ["kind", "id"], "additionalProperties": False,
+    "description": "a campaign's or broadcast's actions (or action_id), a newsletter's "
+    "contents (or the content action_id), a transactional message (no action_id)",
+    "properties": {"kind": {"enum": list(MESSAGE_KINDS)},
+                   "id": {"type": "integer", "minimum": 1},
+                   "action_id": {"type": ["integer", "null"], "minimum": 1}},
+}  # fmt: skip
+_CLICKED_LINK = {
+    "type": "object", "required": ["clicked_link"], "additionalProperties": False,
+    "properties": {"clicked_link": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "message": {"anyOf": [_MESSAGE_REF, {"type": "null"}],
+                        "description": "absent: any message of the workspace"},
+            "href": {"type": ["string", "null"], "minLength": 1, "maxLength": HREF_LENGTH,
+                     "description": "* is a wildcard; case is ignored; absent: any link"},
+            "human_only": {"type": "boolean", "description": "default true"},
+            "since": {"type": ["number", "null"], "minimum": 0,
+                      "description": "the first (human) click at or after, Unix seconds"},
+            "until": {"type": ["number", "null"], "minimum": 0,
+                      "description": "the first (human) click at or before, Unix seconds"},
+        }}},
+}  # fmt: skip
+SEGMENT_CONDITION: dict[str, Any] = {
+    "description": "clicked_link, an attribute test, or an and/or of conditions, nested at "
+    "most 8 deep and 32 conditions in all",
+    "oneOf": [
+        _CLICKED_LINK,
+        _ATTRIBUTE,
+        *({"type": "object", "required": [op], "additionalProperties": False,
+           "properties": {op: {"type": "array", "minItems": 1, "items": {"$ref": _SEGMENT_REF}}}}
+          for op in ("and", "or")),
+    ],
+}  # fmt: skip
+NEW_SEGMENT = {
+    "type": "object",
+    "required": ["name", "conditions"],
+    "additionalProperties": False,
+    "properties": {
+        "name": text(NAME_LENGTH, blank=False),
+        "description": text(DESCRIPTION_LENGTH),
+        "conditions": {"$ref": _SEGMENT_REF},
+    },
+}
+SEGMENT = {
+    "type": "object",
+    "required": ["segment"],
+    "properties": {"segment": {"type": "object", "required": ["id", "name", "conditions"]}},
+}
+SEGMENT_COUNT = {
+    "type": "object",
+    "required": ["count"],
+    "properties": {"count": {"type": "integer", "minimum": 0}},
+}
+MEMBERSHIP = {
+    "type": "object",
+    "required": ["identifiers", "ids", "next"],
+    "properties": {
+        "identifiers": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+            "cio_id": {"type": "string"}}}},
+        "ids": {"type": "array", "items": {"type": ["string", "null"]}},
+        "next": {"type": "string", "description": "start of the next page; empty after the last"},
+    },
+}  # fmt: skip
 
 READY = {
     "type": "object",

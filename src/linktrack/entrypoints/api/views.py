@@ -14,6 +14,7 @@ from linktrack.core.model import (
     SendJob,
     StoredSigningKey,
 )
+from linktrack.core.segments import Segment
 from linktrack.core.settings import TrackingSettings
 
 
@@ -137,3 +138,16 @@ def settings_view(settings: TrackingSettings) -> dict[str, Any]:
 def signing_key_view(k: StoredSigningKey) -> dict[str, Any]:
     """A signing key without its secret: when it was made and retired."""
     return {"kid": k.kid, "created_at": k.created_at, "retired_at": k.retired_at}
+
+
+def segment_view(s: Segment) -> dict[str, Any]:
+    """A segment in Customer.io's shape (always `dynamic`: members are read when asked)."""
+    return {
+        "id": s.id,
+        "name": s.name,
+        "description": s.description,
+        "type": "dynamic",
+        "state": "finished",
+        "conditions": s.conditions,
+        "created_at": int(s.created_at),
+    }
