@@ -205,6 +205,8 @@ WRITES: dict[tuple[str, str], tuple[Body, bool]] = {
     ("PUT", "/api/v1/customers/{identifier}/devices"):
         (lambda ids: {"device": {"id": ids["device"], "platform": "android"}}, False),
     ("DELETE", "/api/v1/customers/{identifier}/devices/{device_id}"): (lambda ids: None, False),
+    ("POST", "/api/v1/merge_customers"):
+        (lambda ids: {"primary": {"id": ids["identifier"]}, "secondary": {"email": ids["email"]}}, False),
     ("POST", "/api/v1/metrics"): (lambda ids: {"delivery_id": ids["delivery"], "metric": "opened"}, True),
     ("POST", "/api/v1/push/events"):
         (lambda ids: {"delivery_id": ids["delivery"], "event": "opened"}, True),

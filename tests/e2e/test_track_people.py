@@ -184,3 +184,34 @@ def test_suppressed_and_deleted_people_are_not_sent_to(shop: Shop) -> None:
     assert shop.identify("eve").status_code == 200
     shop.mailbox.wait(1)
     assert len(shop.mailbox.messages) == 1  # only the send before the suppression went out
+
+
+def test_merging_two_people_keeps_the_primary_with_both_histories(shop: Shop) -> None:
+    assert shop.identify("pri", email="pri@example.com", plan="pro").status_code == 200
+    assert shop.identify("sec", phone="+15550199", plan="free", city="Oslo").status_code == 200
+    pri = shop.app.get("/v1/customers/pri").json()["customer"]
+    for ident in ("pri", "sec"):
+        sent = shop.send("email", identifiers={"id": ident}, transactional_message_id=shop.tx,
+                         to=f"{ident}-mail@example.com")  # fmt: skip
+        assert sent.status_code == 200, sent.text
+    assert shop.track.put("/api/v1/customers/sec/devices",
+                          json={"device": {"id": "sec-phone", "platform": "ios"}}).status_code == 200
+
+    merged = shop.track.post("/api/v1/merge_customers",
+                             json={"primary": {"id": "pri"}, "secondary": {"id": "sec"}})  # fmt: skip
+    assert merged.status_code == 200 and merged.json()["merged"] is True
+    assert shop.app.get("/v1/customers/sec").status_code == 404
+    after = shop.app.get("/v1/customers/pri").json()["customer"]
+    assert after["cio_id"] == pri["cio_id"] and after["email"] == "pri@example.com"
+    # What the primary lacked comes from the secondary; what it had, it keeps.
+    assert after["phone"] == "+15550199" and after["attributes"]["city"] == "Oslo"
+    assert after["attributes"]["plan"] == "pro"
+    assert [d["id"] for d in after["devices"]] == ["sec-phone"]
+    sent = shop.app.get("/v1/customers/pri/activities", params={"type": "sent"}).json()
+    assert len(sent["activities"]) == 2  # both people's deliveries are the primary's now
+    # A merge naming someone unknown does nothing, as Customer.io's does.
+    again = shop.track.post("/api/v1/merge_customers",
+                            json={"primary": {"id": "pri"}, "secondary": {"id": "sec"}})  # fmt: skip
+    assert again.status_code == 200 and again.json()["merged"] is False
+    bad = shop.track.post("/api/v1/merge_customers", json={"primary": {"id": "pri"}})
+    assert bad.status_code == 400

@@ -12,6 +12,7 @@ from linktrack.adapters import store
 from linktrack.adapters.eventlog import MemoryEventLog
 from linktrack.core import model
 from linktrack.core.events import encode_event
+from linktrack.core.segments import ClickedLink, MessageRef
 from linktrack.service.writer import Writer
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
@@ -175,31 +176,25 @@ def test_segment_of_people_who_clicked_a_matching_link(engine: Engine) -> None:
     s.click(4, 2, utc(2024, 2, 1))
     s.writer.drain()
     other = store.create_workspace(engine, "other")
-    with engine.connect() as conn:
 
-        def seg(
-            pattern: str,
-            human_only: bool = True,
-            message_id: int | None = None,
-            workspace_id: int = s.ws.id,
-        ) -> tuple[int, list[str]]:
-            out = store.segment_clicked(conn, workspace_id, message_id, pattern, human_only)
-            return out["count"], [p["id"] for p in out["people"]]
+    def seg(
+        pattern: str,
+        human_only: bool = True,
+        message: MessageRef | None = None,
+        workspace_id: int = s.ws.id,
+    ) -> tuple[int, list[str | None]]:
+        rule = ClickedLink(message, pattern, human_only)
+        people = store.segment_page(engine, workspace_id, rule, None, 1000)
+        return store.segment_count(engine, workspace_id, rule), [p.external_id for p in people]
 
-        assert seg("https://example.com/*") == (2, ["p1", "p2"])
-        assert seg("https://example.com/*", human_only=False) == (3, ["p1", "p2", "p3"])
-        assert seg("https://EXAMPLE.com/1", message_id=s.message_id) == (1, ["p2"])
-        assert seg("https://example.com/1", message_id=s.message_id + 1000) == (0, [])
-        assert seg("*docs*%_a") == (1, ["p4"])  # % and _ are literal, only * is a wildcard
-        assert seg("*docs*%Xa") == (0, [])
-        assert seg("*", workspace_id=other.id) == (0, [])
-        page = store.segment_clicked(conn, s.ws.id, None, "*", False, limit=2, offset=1)
-        assert page["count"] == 4 and [p["id"] for p in page["people"]] == ["p2", "p3"]
-        assert set(page["people"][0]) == {"person_id", "cio_id", "id", "email"}
+    assert seg("https://example.com/*") == (2, ["p1", "p2"])
+    assert seg("https://example.com/*", human_only=False) == (3, ["p1", "p2", "p3"])
+    assert seg("https://EXAMPLE.com/1") == (1, ["p2"])  # case is ignored
+    assert seg("*docs*%_a") == (1, ["p4"])  # % and _ are literal, only * is a wildcard
+    assert seg("*docs*%Xa") == (0, [])
+    assert seg("*", workspace_id=other.id) == (0, [])
     store.delete_person(engine, s.ws.id, "p2")  # a deleted person leaves every segment
-    with engine.connect() as conn:
-        gone = store.segment_clicked(conn, s.ws.id, None, "*", False)
-    assert gone["count"] == 3 and [p["id"] for p in gone["people"]] == ["p1", "p3", "p4"]
+    assert seg("*", human_only=False) == (3, ["p1", "p3", "p4"])
 
 
 def test_clicks_csv_export(engine: Engine) -> None:

@@ -152,15 +152,16 @@ def _message_id(value: Any) -> int | None:
     return value
 
 
-def parse_identifiers(idents: Any) -> tuple[IdentifierKind, str]:
+def parse_identifiers(idents: Any, what: str = "identifiers") -> tuple[IdentifierKind, str]:
     """`{"id"|"email"|"cio_id": value}`, exactly one, as (kind, value)."""
+    refusal = f"{what} must be an object with exactly one of id, email, cio_id"
     if not isinstance(idents, dict) or len(idents) != 1:
-        raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
+        raise InputError(refusal)
     ((kind, value),) = idents.items()
     number = whole_number(value) if kind == "id" else None
     typed = number is not None or (isinstance(value, str) and value != "")
     if kind not in IDENTIFIER_KINDS or not typed:
-        raise InputError("identifiers must be an object with exactly one of id, email, cio_id")
+        raise InputError(refusal)
     return kind, str(value if number is None else number)
 
 

@@ -12,9 +12,12 @@ from sqlalchemy.engine import Connection
 from linktrack.adapters.store.engine import Db, dialect_insert, transaction
 from linktrack.adapters.store.rows import first, record
 from linktrack.adapters.store.schema import (
+    clicks,
     deliveries,
     delivery_links,
+    delivery_reports,
     devices,
+    opens,
     people,
     suppressions,
 )
@@ -183,6 +186,42 @@ def delete_person(db: Db, workspace_id: int, identifier: str | Identifier) -> bo
         )
         conn.execute(sa.delete(people).where(people.c.id == row.id))
         return True
+
+
+# Every table that says whose a delivery, click, open, report or device is.
+_PERSON_COLUMNS: Final = (deliveries, clicks, opens, delivery_links, delivery_reports, devices)
+
+
+def merge_people(
+    db: Db, workspace_id: int, primary: str | Identifier, secondary: str | Identifier
+) -> Person | None:
+    """Merge `secondary` into `primary`, as Customer.io does; None when either is unknown.
+
+    The primary keeps its identifiers and attributes and gains those it lacks
+    (an email, an id, a phone, attributes not set or empty); every delivery,
+    click, open, report and device of the secondary becomes the primary's; the
+    secondary is deleted.
+    """
+    with transaction(db) as conn:
+        first = conn.execute(_person_query(workspace_id, parse_identifier(primary))).first()
+        second = conn.execute(_person_query(workspace_id, parse_identifier(secondary))).first()
+        if first is None or second is None or first.id == second.id:
+            return None
+        for table in _PERSON_COLUMNS:
+            conn.execute(sa.update(table).where(table.c.person_id == second.id)
+                         .values(person_id=first.id))  # fmt: skip
+        gained = {c: second._mapping[c] for c in ("external_id", "email", "phone")
+                  if not first._mapping[c] and second._mapping[c]}  # fmt: skip
+        kept = {k: v for k, v in (first.attributes or {}).items() if v not in (None, "")}
+        conn.execute(sa.delete(people).where(people.c.id == second.id))
+        conn.execute(
+            sa.update(people)
+            .where(people.c.id == first.id)
+            .values(
+                attributes={**(second.attributes or {}), **kept}, updated_at=time.time(), **gained
+            )
+        )
+        return _person(conn.execute(_people().where(people.c.id == first.id)).one())
 
 
 # ------------------------------------------------------------------- suppressions

@@ -88,6 +88,7 @@ ROUTES: Final[list[tuple[str, str, Callable[[Endpoints], Handler]]]] = [
         lambda e: e.track.delete_device,
     ),
     ("POST", "/api/v1/customers/{identifier}/events", lambda e: e.track.event),
+    ("POST", "/api/v1/merge_customers", lambda e: e.track.merge),
     ("POST", "/api/v1/metrics", lambda e: e.track.metric),
     ("POST", "/api/v1/push/events", lambda e: e.track.push_event),
     # transactional messages

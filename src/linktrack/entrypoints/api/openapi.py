@@ -198,6 +198,15 @@ OPENAPI: dict[str, Any] = {
                 params=[_IDENTIFIER],
             ),
         },
+        "/api/v1/merge_customers": {
+            "post": _op(
+                "Merge the secondary person into the primary (Customer.io's merge): the primary "
+                "gains what it lacks and every delivery, click and device; the secondary is "
+                "deleted. merged: false when either is unknown",
+                security="track",
+                body=schemas.MERGE,
+            )
+        },
         "/api/v1/customers/{identifier}/suppress": {
             "post": _op(
                 "Delete a person and ignore their id, email and cio_id until unsuppressed",

@@ -67,6 +67,12 @@ def _one_identifier(**extra: Any) -> dict[str, Any]:
 
 
 IDENTIFIERS = {**_one_identifier(), "description": "exactly one of id, email, cio_id"}
+MERGE = {
+    "type": "object",
+    "required": ["primary", "secondary"],
+    "additionalProperties": False,
+    "properties": {"primary": IDENTIFIERS, "secondary": IDENTIFIERS},
+}
 
 _CONTENT_PROPERTIES: dict[str, Any] = {
     "name": text(NAME_LENGTH),

@@ -16,7 +16,13 @@ from starlette.requests import Request
 
 from linktrack.adapters import store
 from linktrack.adapters.eventlog import EventLogError
-from linktrack.core.errors import InputError, NotFoundError, SuppressedError, require_object
+from linktrack.core.errors import (
+    InputError,
+    NotFoundError,
+    SuppressedError,
+    reject_unknown,
+    require_object,
+)
 from linktrack.core.model import EVENT_NAME_LENGTH, parse_identifier
 from linktrack.entrypoints.api.common import JSON, ApiError, endpoint, track_workspace, with_body
 from linktrack.entrypoints.api.views import person_view
@@ -28,6 +34,7 @@ from linktrack.service.sdk_events import (
     parse_metric,
     parse_push_event,
 )
+from linktrack.service.send_requests import parse_identifiers
 
 _IGNORED = {"ignored": "the identifier is suppressed"}
 
@@ -73,6 +80,17 @@ class TrackApi:
         ws = track_workspace(self.engine, request)
         freed = store.unsuppress(self.engine, ws.id, request.path_params["identifier"])
         return JSON({"suppressed": False, "was_suppressed": freed})
+
+    @with_body
+    def merge(self, request: Request, data: Any) -> JSON:
+        """Customer.io's merge: `{"primary": {"id"|"email"|"cio_id": …}, "secondary": …}`."""
+        ws = track_workspace(self.engine, request)
+        body = require_object(data, "request body")
+        reject_unknown(body, ("primary", "secondary"), "merge")
+        primary = parse_identifiers(body.get("primary"), "primary")
+        secondary = parse_identifiers(body.get("secondary"), "secondary")
+        merged = store.merge_people(self.engine, ws.id, primary, secondary)
+        return JSON({"merged": merged is not None})
 
     @with_body
     def add_device(self, request: Request, data: Any) -> JSON:
