@@ -92,8 +92,19 @@ def test_a_scheduled_send_goes_out_at_its_time(shop: Shop) -> None:
     assert far.status_code == 422 and "90 days" in far.text
 
 
-def test_reported_bounces_and_complaints_are_counted_once(shop: Shop) -> None:
+@pytest.fixture
+def hooks() -> Iterator[WebhookSink]:
+    """A receiver for reporting webhooks."""
+    with WebhookSink() as sink:
+        yield sink
+
+
+def test_reported_bounces_and_complaints_are_counted_once(shop: Shop, hooks: WebhookSink) -> None:
     assert shop.identify("bo", email="bo@example.com").status_code == 200
+    created = shop.app.post("/v1/reporting_webhooks", json={
+        "name": "bounces", "endpoint": hooks.url, "events": ["email_bounced", "email_spammed"]})
+    assert created.status_code == 201, created.text
+    hooks.secret = created.json()["signing_key"]
     ids = []
     for _ in range(3):
         sent = shop.send("email", identifiers={"id": "bo"}, transactional_message_id=shop.tx)
@@ -115,6 +126,14 @@ def test_reported_bounces_and_complaints_are_counted_once(shop: Shop) -> None:
     legacy = shop.track.post("/api/v1/push/events",
                              json={"delivery_id": ids[1], "event": "bounced"})  # fmt: skip
     assert legacy.status_code == 400  # the legacy push events are opened/clicked/…
+    # Reporting webhooks hear of each report once, with the relay's reason.
+    got = poll(lambda: {(r.json["data"]["delivery_id"], r.json["metric"]): r
+                        for r in hooks.accepted()}, lambda g: len(g) == 3)  # fmt: skip
+    assert set(got) == {(ids[0], "bounced"), (ids[1], "spammed"), (ids[1], "bounced")}
+    assert len(hooks.received) == 3 and all(hooks.verified(r, "x-cio-") for r in got.values())
+    bounce = got[ids[0], "bounced"].json
+    assert bounce["data"]["failure_message"] == "550 mailbox unavailable"
+    assert bounce["object_type"] == "email" and bounce["timestamp"] == 1767225600
 
 
 def test_a_push_goes_to_the_persons_devices(shop: Shop) -> None:

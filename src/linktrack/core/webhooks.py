@@ -14,7 +14,12 @@ from typing import Any, Final
 import orjson
 
 CHANNELS: Final = ("email", "sms", "whatsapp", "push", "in_app")
-METRICS: Final = ("sent", "failed", "opened", "clicked")
+# sent and failed: the delivery worker; opened and clicked: the writer; the rest are
+# reported through the Track API (`POST /api/v1/metrics`), once per delivery each.
+METRICS: Final = (
+    "sent", "failed", "opened", "clicked", "converted", "bounced", "spammed", "dropped",
+    "deferred",
+)  # fmt: skip
 EVENTS: Final = tuple(f"{channel}_{metric}" for channel in CHANNELS for metric in METRICS)
 RETRY_FOR: Final = 3 * 86400.0  # an event refused this long is given up (status failed)
 MAX_DELAY: Final = 3600.0  # the longest wait between two attempts

@@ -69,15 +69,23 @@ class ReportingFeed:
         return self._queue(conn, subscribed, reported, items)
 
     def status(
-        self, conn: store.Connection, delivery: Delivery, metric: str, error: str | None = None
+        self,
+        conn: store.Connection,
+        delivery: Delivery,
+        metric: str,
+        error: str | None = None,
+        *,
+        ts: float | None = None,
     ) -> int:
-        """A delivery just sent (`sent`) or given up (`failed`, with the error)."""
+        """A delivery just sent or given up (`failed`, with the error), or reported through
+        the Track API (`converted`; `bounced`, … with the relay's reason): once each."""
         subscribed = store.subscribers(conn, [delivery.workspace_id])
         if not subscribed:
             return 0
         reported = store.reported_deliveries(conn, [delivery.id])
-        details = {"failure_message": error} if metric == "failed" else {}
-        item = (delivery.id, f"{delivery.id}:{metric}", time.time(), metric, details)
+        details = {"failure_message": error} if error is not None else {}
+        at = time.time() if ts is None else ts
+        item = (delivery.id, f"{delivery.id}:{metric}", at, metric, details)
         return self._queue(conn, subscribed, reported, [item])
 
     @staticmethod

@@ -24,6 +24,7 @@ from linktrack.adapters.eventlog import EventLog, EventLogError
 from linktrack.core.errors import InputError, NotFoundError, Unprocessable
 from linktrack.core.events import encode_event, new_event_id
 from linktrack.core.model import Delivery
+from linktrack.service.reporting import ReportingFeed
 
 METRICS: Final = (
     "opened", "clicked", "delivered", "converted", "bounced", "spammed", "dropped", "deferred",
@@ -118,6 +119,7 @@ class SdkEvents:
         self.engine = engine
         self.log = event_log
         self.clock = clock
+        self.reporting = ReportingFeed()
 
     def record(self, workspace_id: int, event: SdkEvent, *, ua: str, ip: str | None) -> None:
         """Record one report; NotFoundError when the delivery is not this workspace's."""
@@ -146,9 +148,11 @@ class SdkEvents:
             if delivery.status != "sent":
                 store.mark_delivery(self.engine, delivery.id, "sent", at=ts)
         else:  # converted, bounced, …: the first one per delivery counts
-            store.record_report(
-                self.engine, delivery, event.metric, ts=ts, source="sdk", reason=event.reason
-            )
+            with self.engine.begin() as conn:
+                if store.record_report(
+                    conn, delivery, event.metric, ts=ts, source="sdk", reason=event.reason
+                ):  # and reporting webhooks hear of it, queued in the same transaction
+                    self.reporting.status(conn, delivery, event.metric, event.reason, ts=ts)
 
     def _append(self, event: bytes) -> None:
         try:
