@@ -161,7 +161,14 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
     print(f"fill: {n_clicks:,} events encoded in {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     writer = Writer(engine, log, consumer=f"bench-{ws.id}")
-    done = writer.drain(limit=5000)
+    done, shown = 0, time.perf_counter()
+    while n := writer.run_once(5000):
+        done += n
+        if time.perf_counter() - shown >= 10:  # minutes of filling: say how far it is
+            shown = time.perf_counter()
+            rate = done / (shown - t)
+            print(f"fill: {done:,} of {n_clicks:,} clicks stored, {rate:,.0f} events/s, "
+                  f"about {(n_clicks - done) / rate:,.0f} s to go", flush=True)  # fmt: skip
     took = time.perf_counter() - t
     print(
         f"fill: writer stored {done:,} clicks in {took:.1f} s ({done / took:,.0f} events/s, "
