@@ -56,3 +56,16 @@ def test_url_params_and_cio_id_changes_affect_only_later_sends(tmp_path: Path) -
         assert old["utm_source"] == ["v1"] and "_cio_id" in old  # as it was sent
         new = query(after)
         assert new["utm_source"] == ["v2"] and "_cio_id" not in new
+
+
+def test_settings_read_modify_write(tmp_path: Path) -> None:
+    """GET, change one field, PUT the whole document back (its warnings too): a 200."""
+    with running(f"sqlite:///{tmp_path}/s.db", tmp_path) as server:
+        app = app_client(server, server.workspace()["app_api_key"])
+        document = app.get("/v1/workspace/settings").json()
+        assert document["warnings"]  # read-only: the HTTP-only tracking domain's
+        document["url_params"] = {"utm_source": "linktrack"}
+        put = app.put("/v1/workspace/settings", json=document)
+        assert put.status_code == 200, put.text
+        again = app.get("/v1/workspace/settings").json()
+        assert again == document and app.put("/v1/workspace/settings", json=again).json() == again
