@@ -227,7 +227,7 @@ def test_machine_verdicts_from_each_signal(engine: Engine) -> None:
     log.extend(
         [
             w.click(0, 0, T0 + 3600, method="HEAD", event_id="head"),
-            w.click(1, 0, T0 + 3, event_id="fast"),
+            w.click(1, 0, T0 + 1, event_id="fast"),
             w.click(2, 0, T0 + 3600, ua="Slackbot-LinkExpanding 1.0", event_id="ua"),
             w.click(3, 0, T0 + 3600, ip="40.107.10.10", event_id="net"),
             # delivery 4: a scanner walks three links in one second, then a person comes back
@@ -256,6 +256,28 @@ def test_machine_verdicts_from_each_signal(engine: Engine) -> None:
 
         assert message_metrics(conn, [w.message_id])["human_clicked"] == 1
         assert message_metrics(conn, [w.message_id])["clicked"] == 5
+
+
+def test_a_burst_is_most_of_the_links_the_delivery_holds(engine: Engine) -> None:
+    """Four links opened into tabs within a second: a person when the delivery holds six
+    links, a scanner's walk when it holds five (80 %)."""
+    w = make_world(engine, n_deliveries=0, n_links=6)
+    made = []
+    for held in (6, 5):
+        p = store.upsert_person(engine, w.ws.id, f"tabs-{held}")
+        d = store.create_delivery(engine, workspace_id=w.ws.id, message_id=w.message_id,
+                                  person_id=p.id, channel="email", recipient="t@example.com",
+                                  created_at=T0, link_ids=w.links[:held])  # fmt: skip
+        store.mark_delivery(engine, d, "sent", at=T0)
+        made.append(d)
+    w.deliveries[:] = made
+    log = MemoryEventLog()
+    log.extend([w.click(d, link, T0 + 3600 + link * 0.2, event_id=f"d{d}l{link}")
+                for d in (0, 1) for link in range(4)])  # fmt: skip
+    Writer(engine, log).run_once()
+    got = {c.event_id: c.machine for c in rows(engine, clicks)}
+    assert [got[f"d0l{link}"] for link in range(4)] == [False] * 4
+    assert [got[f"d1l{link}"] for link in range(4)] == [True] * 4
 
 
 def test_a_burst_across_batches_uses_stored_clicks(engine: Engine) -> None:

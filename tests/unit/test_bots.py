@@ -44,10 +44,20 @@ def test_scanners_previewers_and_scripts_are_bots(ua: str) -> None:
 
 def test_each_signal_has_its_reason() -> None:
     assert verdict(CHROME, "HEAD", None, None, 0) == (True, ["head_request"])
-    assert verdict(CHROME, "GET", None, 9.9, 0) == (True, ["too_fast"])
-    assert verdict(CHROME, "GET", None, 10.0, 0) == (False, [])
+    assert verdict(CHROME, "GET", None, 1.9, 0) == (True, ["too_fast"])
+    assert verdict(CHROME, "GET", None, 2.0, 0) == (False, [])  # a magic link, seconds on
     assert verdict(CHROME, "GET", None, None, 3) == (True, ["burst"])
     assert verdict(CHROME, "GET", None, None, 2) == (False, [])
+
+
+def test_a_burst_is_most_of_the_delivery_s_links() -> None:
+    # Links recorded: 80 % of them, at least 3, within the window.
+    assert verdict(CHROME, "GET", None, None, 4, links_in_delivery=5) == (True, ["burst"])
+    assert verdict(CHROME, "GET", None, None, 4, links_in_delivery=6) == (False, [])  # tabs
+    assert verdict(CHROME, "GET", None, None, 32, links_in_delivery=40) == (True, ["burst"])
+    assert verdict(CHROME, "GET", None, None, 31, links_in_delivery=40) == (False, [])
+    assert verdict(CHROME, "GET", None, None, 3, links_in_delivery=2) == (True, ["burst"])
+    assert verdict(CHROME, "GET", None, None, 2, links_in_delivery=2) == (False, [])
     assert verdict(CHROME, "GET", "40.107.1.2", None, 0) == (True, ["scanner_network"])
     assert verdict(CHROME, "GET", "209.222.82.9", None, 0) == (True, ["scanner_network"])
 

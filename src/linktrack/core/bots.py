@@ -6,6 +6,7 @@ Pure: the writer gathers the signals (timing, bursts) and this module judges.
 from __future__ import annotations
 
 import ipaddress
+import math
 from functools import lru_cache
 from typing import Final
 
@@ -13,10 +14,13 @@ from crawlerdetect import CrawlerDetect
 
 # Seconds after delivery under which a click is too fast for a person: mail
 # security gateways follow every link while the message is still in transit.
-TOO_FAST_SECONDS: Final = 10.0
-# A delivery hitting this many distinct links within BURST_WINDOW_SECONDS is a
-# scanner walking the message, not a reader.
+TOO_FAST_SECONDS: Final = 2.0
+# A delivery hitting most of its links (BURST_SHARE of them, and at least
+# BURST_LINKS) within BURST_WINDOW_SECONDS is a scanner walking the message. A
+# person opening three or four links into tabs in a second is not, when the
+# message holds more (a newsletter): what tells them apart is the share.
 BURST_LINKS: Final = 3
+BURST_SHARE: Final = 0.8
 BURST_WINDOW_SECONDS: Final = 2.0
 
 # User-agent markers of link scanners and previewers that crawlerdetect 0.4
@@ -94,8 +98,10 @@ def verdict(
     burst_links_in_window: int,
     *,
     is_open: bool = False,
+    links_in_delivery: int | None = None,
 ) -> tuple[bool, list[str]]:
-    """(machine?, reasons) for one click, or one open with `is_open`."""
+    """(machine?, reasons) for one click, or one open with `is_open` (`links_in_delivery`:
+    how many links the delivery holds, None when not recorded)."""
     reasons: list[str] = []
     if is_bot_user_agent(ua) and not (
         is_open and any(p in ua.lower() for p in _HUMAN_OPEN_PROXIES)
@@ -105,8 +111,15 @@ def verdict(
         reasons.append("head_request")
     if seconds_since_delivery is not None and seconds_since_delivery < TOO_FAST_SECONDS:
         reasons.append("too_fast")
-    if burst_links_in_window >= BURST_LINKS:
+    if burst_links_in_window >= _burst_threshold(links_in_delivery):
         reasons.append("burst")
     if ip and in_scanner_network(ip):
         reasons.append("scanner_network")
     return bool(reasons), reasons
+
+
+def _burst_threshold(links: int | None) -> int:
+    """Distinct links in a burst window that make a burst: most of the delivery's."""
+    if not links:
+        return BURST_LINKS
+    return max(BURST_LINKS, math.ceil(BURST_SHARE * links))

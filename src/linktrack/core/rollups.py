@@ -43,6 +43,7 @@ class DeliveryState:
     opened_at: float | None
     clicked_at: float | None
     human_clicked_at: float | None
+    links: int | None = None  # how many of the message's links this delivery holds
 
 
 def burst_counts(items: list[tuple[float, object, str]], window: float) -> dict[str, int]:

@@ -253,7 +253,7 @@ class Writer:
             d = found[e.delivery_id]
             return bots.verdict(
                 e.ua, e.method, e.ip, e.ts - d.sent_at, bursts.get(e.id, 0),
-                is_open=e.type == "open",
+                is_open=e.type == "open", links_in_delivery=d.links,
             )  # fmt: skip
 
         verdicts = {e.id: judge(e) for e in click_events}

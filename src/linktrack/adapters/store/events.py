@@ -140,6 +140,14 @@ def writer_progress(engine: Engine) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ what is read
 
 
+def _link_count(conn: Connection) -> sa.ColumnElement[Any]:
+    """How many links a delivery recorded (`link_ids`, a JSON array or JSON null)."""
+    ids = deliveries.c.link_ids
+    if conn.dialect.name == "postgresql":  # json_array_length refuses a JSON null there
+        return sa.case((sa.func.json_typeof(ids) == "array", sa.func.json_array_length(ids)))
+    return sa.func.json_array_length(ids)  # SQLite: 0 for a JSON null
+
+
 def lock_deliveries(conn: Connection, ids: list[str]) -> dict[str, DeliveryState]:
     """The deliveries a batch names, locked for the batch's transaction."""
     out: dict[str, DeliveryState] = {}
@@ -157,6 +165,7 @@ def lock_deliveries(conn: Connection, ids: list[str]) -> dict[str, DeliveryState
                 cols.opened_at,
                 cols.clicked_at,
                 cols.human_clicked_at,
+                _link_count(conn),
             )
             .where(cols.id.in_(chunk))
             .order_by(cols.id)
