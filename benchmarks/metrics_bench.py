@@ -158,7 +158,7 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
     chosen_links = rng.choices(link_ids, weights=weights, k=n_clicks)
     chosen = [rng.randrange(n_deliveries) for _ in range(n_clicks)]
 
-    def clicks(lo: int, hi: int) -> list[bytes]:
+    def encoded(lo: int, hi: int) -> list[bytes]:
         out = []
         for i in range(lo, hi):
             link = chosen_links[i]
@@ -167,7 +167,7 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
                 position=link, href=f"https://example.com/page-{link}",
                 ts=start + 60 + (DAYS * 86400 - 120) * i / n_clicks,
                 ua=UAS[0 if rng.random() < 0.5 else rng.randrange(len(UAS))],
-                ip="81.2.69.142", event_id=f"b{i:09d}",
+                ip="81.2.69.142", event_id=f"b{ws.id}-{i:09d}",
             ))  # fmt: skip
         return out
 
@@ -177,7 +177,7 @@ def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
     writer = Writer(engine, log, consumer=f"bench-{ws.id}")
     done, took, shown = 0, 0.0, time.perf_counter()
     for lo in range(0, n_clicks, FILL_CHUNK):
-        log.extend(clicks(lo, min(n_clicks, lo + FILL_CHUNK)))
+        log.extend(encoded(lo, min(n_clicks, lo + FILL_CHUNK)))
         t = time.perf_counter()
         while n := writer.run_once(5000):
             done += n
