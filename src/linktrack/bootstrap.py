@@ -17,6 +17,7 @@ from linktrack.adapters.eventlog import EventLog
 from linktrack.adapters.transports.smtp import SmtpTransport
 from linktrack.adapters.transports.webhook import WebhookTransport
 from linktrack.core.model import NewWorkspace
+from linktrack.service.accounts import Accounts
 from linktrack.service.bulk_sends import BulkSends
 from linktrack.service.campaigns import Campaigns
 from linktrack.service.clicks import ClickRules
@@ -207,6 +208,7 @@ class Services:
     bulk_sends: BulkSends
     sdk_events: SdkEvents
     clicks: ClickRules
+    accounts: Accounts
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -306,6 +308,7 @@ def build(config: Config, *, appender: bool = True) -> Services:
         bulk_sends=BulkSends(containers, sender),
         sdk_events=SdkEvents(engine, event_log),
         clicks=ClickRules(keys, trust_proxy=config.trust_proxy),
+        accounts=Accounts(engine),
     )
 
 

@@ -97,6 +97,17 @@ def new_delivery_id() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardUser:
+    """Someone who logs in to the dashboard: they see `workspace_id`'s data only."""
+
+    id: int
+    workspace_id: int
+    email: str
+    password_hash: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Workspace:
     """A tenant: its people, messages and keys; `settings` is its tracking settings."""
 

@@ -76,6 +76,7 @@ from linktrack.adapters.store.messages import (
     resolve_links,
     update_message,
 )
+from linktrack.adapters.store.overview import message_overview
 from linktrack.adapters.store.people import (
     delete_person,
     get_person,
@@ -128,6 +129,13 @@ from linktrack.adapters.store.shortlinks import (
     find_short_link,
     insert_short_link,
 )
+from linktrack.adapters.store.users import (
+    create_user,
+    get_user,
+    session_secret,
+    set_password_hash,
+    user_by_email,
+)
 from linktrack.adapters.store.workspaces import (
     create_api_key,
     create_workspace,
@@ -173,6 +181,7 @@ __all__ = [
     "create_job",
     "create_message",
     "create_segment",
+    "create_user",
     "create_webhook",
     "create_workspace",
     "cursor_of",
@@ -196,6 +205,7 @@ __all__ = [
     "get_person_by_pk",
     "get_segment",
     "get_settings",
+    "get_user",
     "get_webhook",
     "get_workspace",
     "hash_key",
@@ -220,6 +230,7 @@ __all__ = [
     "matching_people",
     "merge_people",
     "message_metrics",
+    "message_overview",
     "metadata",
     "migrate",
     "migration_sql",
@@ -249,8 +260,10 @@ __all__ = [
     "segment_count",
     "segment_member_ids",
     "segment_page",
+    "session_secret",
     "set_delivery_settings",
     "set_job_total",
+    "set_password_hash",
     "signing_key_workspaces",
     "subscribers",
     "suppress_person",
@@ -261,6 +274,7 @@ __all__ = [
     "update_webhook",
     "upsert_device",
     "upsert_person",
+    "user_by_email",
     "webhook_events_page",
     "workspace_by_api_key",
     "workspace_by_site_id",

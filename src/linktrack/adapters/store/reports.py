@@ -52,15 +52,13 @@ def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, A
     """
     s = message_stats.c
     ids = list(message_ids)
-    columns = ("status_queued", "status_sent", "status_failed", "status_outbox",
-               "status_scheduled", "opened", "clicked", "human_clicked")  # fmt: skip
+    columns = STAT_COLUMNS
     row = conn.execute(
         sa.select(*(sa.func.coalesce(sa.func.sum(s[c]), 0) for c in columns)).where(
             s.message_id.in_(ids)
         )
     ).one()
-    queued, sent, failed, outbox, scheduled, opened, clicked, human = (int(v) for v in row)
-    delivered = sent + outbox
+    counts = dict(zip(columns, (int(v) for v in row), strict=True))
     r = delivery_reports.c
     # One row per delivery and metric, so these count recipients too.
     reported = dict.fromkeys(REPORTED, 0) | {
@@ -69,11 +67,23 @@ def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, A
             sa.select(r.metric, sa.func.count()).where(r.message_id.in_(ids)).group_by(r.metric)
         )
     }
+    return {**funnel(counts), **reported}
+
+
+STAT_COLUMNS: Final = ("status_queued", "status_sent", "status_failed", "status_outbox",
+                       "status_scheduled", "opened", "clicked", "human_clicked")  # fmt: skip
+
+
+def funnel(counts: dict[str, int]) -> dict[str, Any]:
+    """The metrics of `message_stats` counters (`STAT_COLUMNS`, summed over messages)."""
+    queued, sent, failed, outbox = (counts[c] for c in STAT_COLUMNS[:4])
+    opened, clicked, human = counts["opened"], counts["clicked"], counts["human_clicked"]
+    delivered = sent + outbox
     return {
         "sent": queued + sent + failed + outbox,
         "delivered": delivered,
         "queued": queued,
-        "scheduled": scheduled,
+        "scheduled": counts["status_scheduled"],
         "failed": failed,
         "opened": opened,
         "clicked": clicked,
@@ -81,7 +91,6 @@ def message_metrics(conn: Connection, message_ids: Sequence[int]) -> dict[str, A
         "open_rate": _rate(opened, delivered),
         "click_rate": _rate(clicked, delivered),
         "human_click_rate": _rate(human, delivered),
-        **reported,
     }
 
 

@@ -464,3 +464,27 @@ segments = sa.Table(
     sa.Column("conditions", sa.JSON(), nullable=False),
     _ts("created_at"),
 )
+
+# -- the dashboard
+
+# A person who logs in to the dashboard: one workspace's data, never another's.
+# The password is kept only as an argon2 hash (service.accounts).
+dashboard_users = sa.Table(
+    "dashboard_users",
+    metadata,
+    _id(),
+    _ref("workspace_id", "workspaces", index=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text(), nullable=False),
+    _ts("created_at"),
+)
+
+# The key that signs dashboard session cookies: one row, made by the first
+# process that needs it, so every process of a store signs alike.
+dashboard_secrets = sa.Table(
+    "dashboard_secrets",
+    metadata,
+    _key("id"),
+    sa.Column("secret", sa.String(128), nullable=False),
+    _ts("created_at"),
+)

@@ -14,8 +14,8 @@ from typing import Final
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 
 from linktrack.bootstrap import Services
 from linktrack.entrypoints.api.campaigns import CampaignTriggerApi, ContainersApi, SendJobsApi
@@ -29,6 +29,7 @@ from linktrack.entrypoints.api.segments import SegmentsApi
 from linktrack.entrypoints.api.track import TrackApi
 from linktrack.entrypoints.api.transactional import TransactionalApi
 from linktrack.entrypoints.api.workspace import WorkspaceApi
+from linktrack.entrypoints.ui import build_ui
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,9 +224,18 @@ async def _on_crash(request: Request, exc: Exception) -> Response:
     return error(500, "internal error", track=on_track_api(request))
 
 
+async def _to_dashboard(request: Request) -> Response:
+    return RedirectResponse("/ui/", status_code=303)
+
+
 def build_api(services: Services) -> Starlette:
-    """The App API and Track API over `services`, as one Starlette app."""
+    """The App API and Track API over `services`, and the dashboard at `/ui`, as one app."""
+    everything: list[BaseRoute] = [
+        *routes(services),
+        Route("/", _to_dashboard),
+        Mount("/ui", app=build_ui(services)),
+    ]
     return Starlette(
-        routes=routes(services),
+        routes=everything,
         exception_handlers={HTTPException: _on_http_error, Exception: _on_crash},
     )

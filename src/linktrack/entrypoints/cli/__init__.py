@@ -6,7 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from linktrack.entrypoints.cli import backup, compose, migrate, newsletter, serve, workspace
+from linktrack.entrypoints.cli import (
+    backup,
+    compose,
+    migrate,
+    newsletter,
+    serve,
+    user,
+    workspace,
+)
 from linktrack.entrypoints.cli.common import CliError, configure_logging
 
 
@@ -20,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     workspace.add_parser(sub)
     migrate.add_parser(sub)
     backup.add_parser(sub)
+    user.add_parser(sub)
     return parser
 
 

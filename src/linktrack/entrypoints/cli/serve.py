@@ -54,7 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if args.demo:
-        print(_demo_text(config.public_url, _demo_key(config)), flush=True)
+        demo = _demo_workspace(config)
+        print(_demo_text(config.public_url, demo), flush=True)
     os.environ.update(config.to_env())
     # The event writer and delivery worker run in their own process: in the
     # HTTP worker they would contend for the GIL with the click path (measured:
@@ -246,33 +247,55 @@ def cmd_consume(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_key(config: Config) -> str:
-    """The demo workspace's App API key: created once, remembered in the data dir."""
+DEMO_EMAIL = "demo@example.com"
+
+
+def _demo_workspace(config: Config) -> dict[str, Any]:
+    """The demo workspace: its keys and a dashboard login, created once and remembered in
+    the data dir."""
+    import secrets
+
     from linktrack.adapters import store
     from linktrack.bootstrap import create_workspace
+    from linktrack.service.accounts import Accounts
 
     remembered = Path(config.data_dir) / "demo-workspace.json"
-    if remembered.exists():
-        key = str(json.loads(remembered.read_text(encoding="utf-8"))["app_api_key"])
-        engine = store.make_engine(config.db_url)
-        try:
-            if store.workspace_by_api_key(engine, "app", key) is not None:
-                return key
-        finally:
-            engine.dispose()
-    demo = create_workspace(config, "Demo")
-    remembered.parent.mkdir(parents=True, exist_ok=True)
-    remembered.write_text(
-        json.dumps({"id": demo.id, "site_id": demo.site_id, "app_api_key": demo.app_api_key,
-                    "track_api_key": demo.track_api_key}),
-        encoding="utf-8",
-    )  # fmt: skip
-    return demo.app_api_key
+    engine = store.make_engine(config.db_url)
+    try:
+        if remembered.exists():
+            known = json.loads(remembered.read_text(encoding="utf-8"))
+            live = store.workspace_by_api_key(engine, "app", str(known["app_api_key"]))
+            if live is not None and "password" in known:
+                return dict(known)
+        demo = create_workspace(config, "Demo")
+        password = secrets.token_urlsafe(12)
+        accounts = Accounts(engine)
+        found = store.user_by_email(engine, DEMO_EMAIL)
+        email = DEMO_EMAIL if found is None else f"demo-{demo.id}@example.com"
+        accounts.create(demo.id, email, password)
+        known = {
+            "id": demo.id,
+            "site_id": demo.site_id,
+            "app_api_key": demo.app_api_key,
+            "track_api_key": demo.track_api_key,
+            "email": email,
+            "password": password,
+        }
+        remembered.parent.mkdir(parents=True, exist_ok=True)
+        remembered.write_text(json.dumps(known), encoding="utf-8")
+        return known
+    finally:
+        engine.dispose()
 
 
-def _demo_text(url: str, app_key: str) -> str:
+def _demo_text(url: str, demo: dict[str, Any]) -> str:
+    app_key = demo["app_api_key"]
     return f"""
-A demo workspace is ready. Its App API key: {app_key}
+A demo workspace is ready.
+
+The dashboard: {url}/ui/  (log in as {demo["email"]}, password {demo["password"]})
+
+Its App API key: {app_key}
 
 Send a first tracked email (it lands in the outbox: no SMTP relay is configured):
 
