@@ -284,11 +284,11 @@ def test_a_burst_across_batches_uses_stored_clicks(engine: Engine) -> None:
     w = make_world(engine, n_links=4)
     log = MemoryEventLog()
     writer = Writer(engine, log)
-    log.extend([w.click(0, 0, T0 + 3600.0), w.click(0, 1, T0 + 3600.5)])
+    scanner, person = "198.51.100.7", "203.0.113.9"
+    log.extend([w.click(0, 0, T0 + 3600.0, ip=scanner), w.click(0, 1, T0 + 3600.5, ip=scanner)])
     writer.run_once()
-    log.extend(
-        [w.click(0, 2, T0 + 3601.0, event_id="third"), w.click(0, 3, T0 + 3700, event_id="later")]
-    )
+    log.extend([w.click(0, 2, T0 + 3601.0, ip=scanner, event_id="third"),
+                w.click(0, 3, T0 + 3700, ip=person, event_id="later")])  # fmt: skip
     writer.run_once()
     got = {c.event_id: c.machine for c in rows(engine, clicks)}
     assert got["third"] is True and got["later"] is False

@@ -19,7 +19,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +68,26 @@ class ReportingFeed:
                 "machine": o["machine"], "machine_reasons": o["machine_reasons"]}))  # fmt: skip
         return self._queue(conn, subscribed, reported, items)
 
+    def revised(
+        self,
+        conn: store.Connection,
+        clicks: Sequence[store.NearbyClick],
+        reasons: Mapping[str, list[str]],
+        workspace_of: Mapping[str, int],
+    ) -> int:
+        """Stored clicks whose verdict a later batch turned to machine: each is sent again
+        with its own event id (the original's + ":revised") and `revises` naming it."""
+        wanted = sorted({workspace_of[c.delivery_id] for c in clicks})
+        subscribed = store.subscribers(conn, wanted)
+        if not subscribed:
+            return 0
+        reported = store.reported_deliveries(conn, [c.delivery_id for c in clicks])
+        items = [
+            (c.delivery_id, f"{c.event_id}:revised", c.ts, "clicked", _revised(c, reasons))
+            for c in clicks
+        ]
+        return self._queue(conn, subscribed, reported, items)
+
     def status(
         self,
         conn: store.Connection,
@@ -108,6 +128,16 @@ class ReportingFeed:
                          for wid in takers]  # fmt: skip
         store.queue_events(conn, rows)
         return len(rows)
+
+
+def _revised(click: store.NearbyClick, reasons: Mapping[str, list[str]]) -> dict[str, Any]:
+    return {
+        "href": click.href,
+        "link_id": click.link_id,
+        "machine": True,
+        "machine_reasons": reasons[click.event_id],
+        "revises": click.event_id,
+    }
 
 
 @dataclass

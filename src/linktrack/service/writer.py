@@ -20,9 +20,10 @@ from typing import Any
 
 from linktrack.adapters import store
 from linktrack.adapters.eventlog import EventLog
-from linktrack.core import bots, events, rollups
+from linktrack.core import actors, bots, events, rollups
 from linktrack.core.events import Event
 from linktrack.core.rollups import DeliveryState
+from linktrack.service import revisions
 from linktrack.service.progress import Progress
 from linktrack.service.reporting import ReportingFeed
 
@@ -43,6 +44,7 @@ class WriterStats:
     duplicates: int = 0
     unknown_delivery: int = 0
     rejected: int = 0
+    revised: int = 0  # stored clicks turned machine by a later batch (core.actors)
 
 
 def _row(e: Event, d: DeliveryState, machine: bool, reasons: list[str]) -> dict[str, Any]:
@@ -230,22 +232,24 @@ class Writer:
             self._kid_workspace = store.signing_key_workspaces(conn)
         return self._kid_workspace.get(kid)
 
-    def _bursts(self, conn: store.Connection, clicks: list[Event]) -> dict[str, int]:
-        """The burst signal: this batch's clicks plus stored ones near them in time."""
+    @staticmethod
+    def _nearby(conn: store.Connection, clicks: list[Event]) -> list[store.NearbyClick]:
+        """Stored clicks of the batch's deliveries within the revision window of its clicks:
+        what bursts and the actor rules see beside the batch, and what they may revise."""
         if not clicks:
-            return {}
-        window = bots.BURST_WINDOW_SECONDS
-        lo = min(e.ts for e in clicks) - window
-        hi = max(e.ts for e in clicks) + window
-        deliveries = sorted({e.delivery_id for e in clicks})
-        return rollups.bursts(clicks, store.recent_clicks(conn, deliveries, lo, hi), window)
+            return []
+        lo = min(e.ts for e in clicks) - actors.REVISION_SECONDS
+        hi = max(e.ts for e in clicks) + actors.REVISION_SECONDS
+        return store.nearby_clicks(conn, sorted({e.delivery_id for e in clicks}), lo, hi)
 
     def _store(
         self, conn: store.Connection, batch: list[Event], found: dict[str, DeliveryState]
     ) -> None:
         click_events = [e for e in batch if e.type == "click"]
         open_events = [e for e in batch if e.type == "open"]
-        bursts = self._bursts(conn, click_events)
+        nearby = self._nearby(conn, click_events)
+        stored = [(r.event_id, r.delivery_id, r.link_id, r.href, r.ts) for r in nearby]
+        bursts = rollups.bursts(click_events, stored, bots.BURST_WINDOW_SECONDS)
 
         def judge(e: Event) -> tuple[bool, list[str]]:
             if e.src == "sdk":  # a tap reported by the app itself
@@ -257,6 +261,9 @@ class Writer:
             )  # fmt: skip
 
         verdicts = {e.id: judge(e) for e in click_events}
+        added, revised = revisions.judge(click_events, verdicts, nearby, found)
+        for event_id, why in added.items():
+            verdicts[event_id] = (True, verdicts[event_id][1] + why)
         click_rows = [_click_row(e, found[e.delivery_id], *verdicts[e.id]) for e in click_events]
         inserted_ids = store.insert_clicks(conn, click_rows)
         inserted_clicks = [e for e in click_events if e.id in inserted_ids]
@@ -287,6 +294,9 @@ class Writer:
         # the batch queues nothing again (only rows actually inserted get here).
         workspace_of = {d.id: d.workspace_id for d in found.values()}
         self.reporting.engagement(conn, inserted_clicks, verdicts, inserted_opens, workspace_of)
+        # After this batch's own rollups: the revision takes the stored clicks' part out
+        # and puts it back, with the batch's clicks already counted.
+        self.stats.revised += revisions.revise(conn, revised, nearby, found, self.reporting)
 
     @staticmethod
     def _rollups(

@@ -49,6 +49,7 @@ from linktrack.adapters.store.engine import (
     transaction,
 )
 from linktrack.adapters.store.events import (
+    NearbyClick,
     add_link_buckets,
     add_link_stats,
     checkpoint,
@@ -56,8 +57,8 @@ from linktrack.adapters.store.events import (
     insert_clicks,
     insert_opens,
     lock_deliveries,
+    nearby_clicks,
     pair_first_times,
-    recent_clicks,
     record_report,
     save_checkpoint,
     save_first_times,
@@ -114,6 +115,7 @@ from linktrack.adapters.store.reports import (
     reports_of,
     top_links,
 )
+from linktrack.adapters.store.revisions import delivery_clicks, mark_machine, set_human_firsts
 from linktrack.adapters.store.schema import metadata
 from linktrack.adapters.store.segments import (
     create_segment,
@@ -164,6 +166,7 @@ __all__ = [
     "Connection",
     "Db",
     "Engine",
+    "NearbyClick",
     "Period",
     "add_link_buckets",
     "add_link_stats",
@@ -190,6 +193,7 @@ __all__ = [
     "delete_segment",
     "delete_webhook",
     "delivery_backlog",
+    "delivery_clicks",
     "devices_of",
     "endpoints",
     "find_container",
@@ -227,6 +231,7 @@ __all__ = [
     "make_engine",
     "mark_delivery",
     "mark_event",
+    "mark_machine",
     "matching_people",
     "merge_people",
     "message_metrics",
@@ -234,6 +239,7 @@ __all__ = [
     "metadata",
     "migrate",
     "migration_sql",
+    "nearby_clicks",
     "pair_first_times",
     "pending_events",
     "people_by_identifiers",
@@ -243,7 +249,6 @@ __all__ = [
     "put_settings",
     "queue_events",
     "queued_deliveries",
-    "recent_clicks",
     "record_report",
     "release_scheduled",
     "replace_api_keys",
@@ -262,6 +267,7 @@ __all__ = [
     "segment_page",
     "session_secret",
     "set_delivery_settings",
+    "set_human_firsts",
     "set_job_total",
     "set_password_hash",
     "signing_key_workspaces",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -34,6 +35,22 @@ from linktrack.core.model import Delivery
 from linktrack.core.rollups import FIRST_COUNTERS, DeliveryState, FirstTimes
 
 _IN_CHUNK: Final = 900  # ids per IN (...) list: far below every driver's limit
+
+
+@dataclass(frozen=True, slots=True)
+class NearbyClick:
+    """A stored click near a batch's clicks in time: its burst and actor context."""
+
+    event_id: str
+    delivery_id: str
+    link_id: int | None
+    href: str
+    ts: float
+    user_agent: str
+    ip: str | None
+    machine: bool
+    machine_reasons: list[str]
+    source: str  # "link" (followed), "sdk" (reported by an app)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -176,17 +193,20 @@ def lock_deliveries(conn: Connection, ids: list[str]) -> dict[str, DeliveryState
     return out
 
 
-def recent_clicks(
+def nearby_clicks(
     conn: Connection, delivery_ids: list[str], lo: float, hi: float
-) -> list[tuple[str, str, int | None, str, float]]:
-    """(event id, delivery id, link id, href, ts) of stored clicks between lo and hi."""
-    rows: list[tuple[str, str, int | None, str, float]] = []
+) -> list[NearbyClick]:
+    """The deliveries' stored clicks between lo and hi, with what the bot rules read."""
+    rows: list[NearbyClick] = []
     c = clicks.c
     for chunk in _chunks(delivery_ids):
-        query = sa.select(c.event_id, c.delivery_id, c.link_id, c.href, c.ts).where(
-            c.delivery_id.in_(chunk), c.ts.between(lo, hi)
+        query = sa.select(
+            c.event_id, c.delivery_id, c.link_id, c.href, c.ts, c.user_agent, c.ip,
+            c.machine, c.machine_reasons, c.source,
+        ).where(c.delivery_id.in_(chunk), c.ts.between(lo, hi))  # fmt: skip
+        rows.extend(
+            NearbyClick(*r[:7], bool(r[7]), list(r[8] or []), r[9]) for r in conn.execute(query)
         )
-        rows.extend((r[0], r[1], r[2], r[3], r[4]) for r in conn.execute(query))
     return rows
 
 

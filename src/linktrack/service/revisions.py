@@ -1,0 +1,71 @@
+"""The actor rules in the writer: judge a batch's clicks with the stored ones near them,
+and revise stored clicks the batch showed to be a machine's (`core.actors`,
+`core.revision`), in the batch's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from linktrack.adapters import store
+from linktrack.core import actors, revision
+from linktrack.core.events import Event
+from linktrack.core.rollups import DeliveryState, Verdicts
+from linktrack.service.reporting import ReportingFeed
+
+Reasons = dict[str, list[str]]  # event id → reasons
+
+
+def judge(
+    clicks: Sequence[Event],
+    verdicts: Verdicts,
+    nearby: Sequence[store.NearbyClick],
+    found: Mapping[str, DeliveryState],
+) -> tuple[Reasons, Reasons]:
+    """(reasons the rules add to the batch's clicks, stored human clicks to revise with
+    all their reasons). A tap an app reported (source sdk) is neither judged nor a witness."""
+    batch_ids = {e.id for e in clicks}
+    seen = [
+        actors.Seen(e.id, e.delivery_id, e.link_id or e.href, e.ts, e.ua, e.ip, verdicts[e.id][0])
+        for e in clicks
+        if e.src != "sdk"
+    ]
+    stored = {r.event_id: r for r in nearby if r.event_id not in batch_ids and r.source != "sdk"}
+    seen += [
+        actors.Seen(
+            r.event_id, r.delivery_id, r.link_id or r.href, r.ts, r.user_agent, r.ip, r.machine
+        )
+        for r in stored.values()
+    ]
+    extra = actors.judge_actors(seen, {d.id: d.links for d in found.values()})
+    added = {event_id: why for event_id, why in extra.items() if event_id in batch_ids}
+    revised = {
+        event_id: stored[event_id].machine_reasons + why
+        for event_id, why in extra.items()
+        if event_id in stored and not stored[event_id].machine
+    }
+    return added, revised
+
+
+def revise(
+    conn: store.Connection,
+    revised: Reasons,
+    nearby: Sequence[store.NearbyClick],
+    found: Mapping[str, DeliveryState],
+    reporting: ReportingFeed,
+) -> int:
+    """Make the stored clicks `revised` machine: their rows, every rollup they count in,
+    and a correcting event for reporting webhooks. Returns how many were revised."""
+    if not revised:
+        return 0
+    rows = [r for r in nearby if r.event_id in revised]
+    stored = store.delivery_clicks(conn, sorted({r.delivery_id for r in rows}))
+    change = revision.revise(stored, set(revised), found)
+    store.add_link_stats(conn, change.stats)
+    store.add_link_buckets(conn, change.buckets)
+    store.save_pair_first_times(conn, change.pairs)
+    store.set_human_firsts(conn, change.human_firsts)
+    store.save_first_times(conn, [], change.counters)
+    store.mark_machine(conn, revised)
+    workspace_of = {d.id: d.workspace_id for d in found.values()}
+    reporting.revised(conn, rows, revised, workspace_of)
+    return len(rows)
