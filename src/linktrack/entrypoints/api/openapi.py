@@ -297,7 +297,9 @@ OPENAPI: dict[str, Any] = {
             "get": _op("Reporting webhooks, newest first, a page at a time", paged=100),
             "post": _op(
                 "Register a reporting webhook: every event it takes is POSTed in Customer.io's "
-                "envelope, signed (X-CIO-Signature); the answer holds its signing_key, shown once",
+                "envelope, signed (X-CIO-Signature); a click later judged a machine's is sent "
+                "again as a correction (event_id + ':revised', machine true, revises: the "
+                "original event_id); the answer holds its signing_key, shown once",
                 body=schemas.REPORTING_WEBHOOK,
                 ok=201,
             ),
