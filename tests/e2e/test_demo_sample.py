@@ -35,7 +35,9 @@ def stored_sample(app: httpx.Client) -> dict[str, Any]:
         "newsletters": newsletters,
         "transactional": transactional,
         "newsletter_metrics": app.get(f"/v1/newsletters/{newsletters[0]['id']}/metrics").json(),
-        "transactional_metrics": app.get(f"/v1/transactional/{transactional[0]['id']}/metrics").json(),
+        "transactional_metrics": app.get(
+            f"/v1/transactional/{transactional[0]['id']}/metrics"
+        ).json(),
         "outbox": len(app.get("/v1/outbox", params={"limit": 500}).json()["deliveries"]),
         "clicks": {p: clicks_of(app, p) for p in SAMPLE_PEOPLE},
     }
