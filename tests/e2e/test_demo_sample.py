@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from test_ui_login import log_in
 
 from server import Mailbox, Server, app_client, poll, running
 
@@ -54,6 +55,13 @@ def test_demo_sample_is_made_once_through_the_real_paths(db_url: str, tmp_path: 
         app = app_client(server, demo_keys(server)["app_api_key"])
         first = stored_sample(app)
         person = app.get("/v1/customers/sample-03").json()
+        keys = demo_keys(server)
+        with httpx.Client(base_url=server.url, timeout=30) as browser:
+            assert log_in(browser, keys["email"], keys["password"]).status_code == 303
+            messages = browser.get("/ui/messages").text  # the dashboard's first look
+    for name in ("Sample: Welcome series (demo data)", "Sample: Monthly product news (demo data)",
+                 "Sample: Password reset (demo data)"):  # fmt: skip
+        assert name in messages, messages
     campaign = first["campaign"]
     assert campaign["name"] == "Sample: Welcome series (demo data)"
     assert [a["name"] for a in campaign["actions"]] == [
