@@ -312,16 +312,18 @@ def build(config: Config, *, appender: bool = True) -> Services:
     )
 
 
-def senders(config: Config, engine: store.Engine) -> tuple[KeyStore, ShortLinks, Sender]:
+def senders(
+    config: Config, engine: store.Engine, *, clock: Callable[[], float] = time.time
+) -> tuple[KeyStore, ShortLinks, Sender]:
     """The signing keys, short links and Sender of a process that composes messages.
 
     Deliveries are queued for the delivery worker when a transport is configured
-    for their channel, else they go to the outbox.
+    for their channel, else they go to the outbox. `clock` dates the deliveries.
     """
     keys = KeyStore(engine)
     shortlinks = ShortLinks(engine)
     has_transport = {channel: True for channel in transports(config)}
-    sender = Sender(engine, keys, has_transport=has_transport, shortlinks=shortlinks)
+    sender = Sender(engine, keys, has_transport=has_transport, shortlinks=shortlinks, clock=clock)
     return keys, shortlinks, sender
 
 

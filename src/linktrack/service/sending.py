@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -55,8 +55,11 @@ class Sender:
         *,
         has_transport: dict[str, bool],
         shortlinks: ShortLinks | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
+        # Dates each delivery: `serve --demo` sends its sample days ago (entrypoints.cli.demo).
+        self._clock = clock
         self._keys = keys
         self._has_transport = has_transport
         self._shortlinks = shortlinks
@@ -294,7 +297,7 @@ class Sender:
         warnings += [{"code": "field_ignored", "href": "",
                       "message": f"{name} is not used by {draft.request.channel} sends"}
                      for name in draft.request.ignored]  # fmt: skip
-        now = time.time()
+        now = self._clock()
         delivery = self._delivery(draft, person or draft.person, settled, warnings, now)
         return Prepared(delivery, SendResult(tracking.delivery_id, now, warnings, composed))
 

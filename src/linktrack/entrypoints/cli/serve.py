@@ -251,12 +251,13 @@ DEMO_EMAIL = "demo@example.com"
 
 
 def _demo_workspace(config: Config) -> dict[str, Any]:
-    """The demo workspace: its keys and a dashboard login, created once and remembered in
-    the data dir."""
+    """The demo workspace: its keys, a dashboard login and a sample to look at (made once,
+    before the writer starts, and remembered in the data dir)."""
     import secrets
 
     from linktrack.adapters import store
     from linktrack.bootstrap import create_workspace
+    from linktrack.entrypoints.cli.demo import fill_demo
     from linktrack.service.accounts import Accounts
 
     remembered = Path(config.data_dir) / "demo-workspace.json"
@@ -273,6 +274,8 @@ def _demo_workspace(config: Config) -> dict[str, Any]:
         found = store.user_by_email(engine, DEMO_EMAIL)
         email = DEMO_EMAIL if found is None else f"demo-{demo.id}@example.com"
         accounts.create(demo.id, email, password)
+        # Before it is remembered: a start that fails while filling makes a new one next time.
+        fill_demo(config, demo.id)
         known = {
             "id": demo.id,
             "site_id": demo.site_id,
@@ -291,7 +294,8 @@ def _demo_workspace(config: Config) -> dict[str, Any]:
 def _demo_text(url: str, demo: dict[str, Any]) -> str:
     app_key = demo["app_api_key"]
     return f"""
-A demo workspace is ready.
+A demo workspace is ready, with a sample to look at: campaign, newsletter and transactional
+message named "Sample: … (demo data)", sent to 12 sample people days ago, with their clicks.
 
 The dashboard: {url}/ui/  (log in as {demo["email"]}, password {demo["password"]})
 
