@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from linktrack.adapters import eventlog, store
+from linktrack.adapters import eventlog, scanner_networks, store
 from linktrack.adapters.eventlog import EventLog
 from linktrack.adapters.transports.smtp import SmtpTransport
 from linktrack.adapters.transports.webhook import WebhookTransport
@@ -72,6 +72,8 @@ class Config:
     access_log: bool = True  # one line per request answered, at info
     tls_cert: str | None = None  # PEM certificate chain: serve speaks HTTPS with it
     tls_key: str | None = None  # its private key (PEM)
+    # The published scanner networks (a file an operator keeps); None: the shipped list.
+    scanner_networks: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -104,6 +106,7 @@ class Config:
             access_log=_choice("LINKTRACK_ACCESS_LOG", env, "1", ("0", "1")) == "1",
             tls_cert=env.get("LINKTRACK_TLS_CERT") or None,
             tls_key=env.get("LINKTRACK_TLS_KEY") or None,
+            scanner_networks=env.get("LINKTRACK_SCANNER_NETWORKS") or None,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -131,6 +134,8 @@ class Config:
         env["LINKTRACK_LOG_LEVEL"] = self.log_level
         env["LINKTRACK_LOG_FORMAT"] = self.log_format
         env["LINKTRACK_ACCESS_LOG"] = "1" if self.access_log else "0"
+        if self.scanner_networks:
+            env["LINKTRACK_SCANNER_NETWORKS"] = self.scanner_networks
         if self.tls_cert and self.tls_key:
             env["LINKTRACK_TLS_CERT"], env["LINKTRACK_TLS_KEY"] = self.tls_cert, self.tls_key
         return env
@@ -233,7 +238,11 @@ class Services:
     def writer(self) -> Writer:
         """The event writer of this process's log."""
         return Writer(
-            self.engine, self.event_log, self.writer_name, max_lag=self.config.max_writer_lag
+            self.engine,
+            self.event_log,
+            self.writer_name,
+            max_lag=self.config.max_writer_lag,
+            networks=scanner_networks.load(self.config.scanner_networks),
         )
 
     def writer_status(self) -> dict[str, Any]:

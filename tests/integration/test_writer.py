@@ -242,7 +242,7 @@ def test_machine_verdicts_from_each_signal(engine: Engine) -> None:
     assert got == {
         "head": (True, ["head_request"]),
         "fast": (True, ["too_fast"]),
-        "ua": (True, ["bot_user_agent"]),
+        "ua": (True, ["previewer"]),
         "net": (True, ["scanner_network"]),
         "b1": (True, ["burst"]),
         "b2": (True, ["burst"]),

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Iterable
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from typing import Final
 
 from crawlerdetect import CrawlerDetect
@@ -47,50 +49,83 @@ _SCANNER_MARKERS: Final = (
 # Yahoo): for opens they stand for a human, although they are crawlers.
 _HUMAN_OPEN_PROXIES: Final = ("googleimageproxy", "yahoomailproxy")
 
-# Published mail-security networks whose machines follow links in scanned mail.
-# Kept small on purpose: only ranges the vendors publish for their filtering
-# service, so a person behind an ordinary ISP or VPN is never caught.
-SCANNER_NETWORKS: Final = tuple(
-    ipaddress.ip_network(cidr)
-    for cidr in (
-        # Microsoft Exchange Online Protection (SafeLinks): the IPv4 ranges of
-        # the `spf.protection.outlook.com` SPF record.
-        "40.92.0.0/15",
-        "40.107.0.0/16",
-        "52.100.0.0/15",
-        "52.102.0.0/16",
-        "52.103.0.0/17",
-        "104.47.0.0/17",
-        # Barracuda Email Security Service, US instance (Barracuda Campus, "IP
-        # ranges" of the service).
-        "64.235.144.0/20",
-        "209.222.80.0/21",
-    )
+# Link previewers: a chat or social app fetching a link someone pasted, for its
+# card. Named apart from other bots (`previewer`): the person who shared the link
+# may well have clicked it too. Each is the vendor's documented user agent.
+_PREVIEWER_MARKERS: Final = (
+    "slackbot-linkexpanding",  # Slack ("robots")
+    "slack-imgproxy",
+    "teamsbot",  # Microsoft Teams
+    "skypeuripreview",  # Skype
+    "whatsapp",  # WhatsApp, and Signal's previews
+    "facebookexternalhit",  # Facebook, Messenger, iMessage (with Twitterbot)
+    "facebot",
+    "twitterbot",
+    "telegrambot",  # Telegram
+    "discordbot",  # Discord
+    "linkedinbot",  # LinkedIn
+    "google-safety",  # Google Safe Browsing
 )
+
+
+IPNetwork = IPv4Network | IPv6Network
+
+
+class ScannerNetworks:
+    """Published mail-scanner networks, as an operator keeps them: data, not code
+    (`parse` reads the file format of `linktrack/data/scanner_networks.txt`)."""
+
+    def __init__(self, networks: Iterable[IPNetwork] = ()) -> None:
+        self.networks = tuple(networks)
+        self.contains = lru_cache(maxsize=4096)(self._contains)
+
+    @classmethod
+    def parse(cls, text: str, source: str = "<text>") -> ScannerNetworks:
+        """One CIDR a line, `#` comments; a line that is no network is a ValueError
+        naming `source` and the line."""
+        found = []
+        for number, line in enumerate(text.splitlines(), 1):
+            cidr = line.split("#", 1)[0].strip()
+            if not cidr:
+                continue
+            try:
+                found.append(ipaddress.ip_network(cidr, strict=False))
+            except ValueError:
+                raise ValueError(f"{source} line {number}: {cidr!r} is not a network") from None
+        return cls(found)
+
+    def _contains(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip.strip())
+        except ValueError:
+            return False
+        return any(addr in net for net in self.networks if net.version == addr.version)
+
+    def __len__(self) -> int:
+        return len(self.networks)
+
 
 _detector = CrawlerDetect()
 
 
 @lru_cache(maxsize=8192)
-def is_bot_user_agent(user_agent: str) -> bool:
-    """True for a crawler, scanner, previewer or HTTP library user agent (cached)."""
+def user_agent_kind(user_agent: str) -> str | None:
+    """ "previewer", "bot_user_agent" (a crawler, scanner or HTTP library), or None for a
+    browser or mail app (cached)."""
     ua = user_agent.strip()
     if not ua:
-        return True  # every browser and mail app sends one; scripts often do not
+        return "bot_user_agent"  # every browser and mail app sends one; scripts often do not
     low = ua.lower()
+    if any(marker in low for marker in _PREVIEWER_MARKERS):
+        return "previewer"
     if any(marker in low for marker in _SCANNER_MARKERS):
-        return True
-    return bool(_detector.isCrawler(ua))
+        return "bot_user_agent"
+    return "bot_user_agent" if _detector.isCrawler(ua) else None
 
 
-@lru_cache(maxsize=4096)
-def in_scanner_network(ip: str) -> bool:
-    """True when `ip` lies in a published mail-scanner network."""
-    try:
-        addr = ipaddress.ip_address(ip.strip())
-    except ValueError:
-        return False
-    return any(addr in net for net in SCANNER_NETWORKS if net.version == addr.version)
+def is_bot_user_agent(user_agent: str) -> bool:
+    """True for a crawler, scanner, previewer or HTTP library user agent."""
+    return user_agent_kind(user_agent) is not None
 
 
 def verdict(
@@ -102,21 +137,22 @@ def verdict(
     *,
     is_open: bool = False,
     links_in_delivery: int | None = None,
+    networks: ScannerNetworks | None = None,
 ) -> tuple[bool, list[str]]:
     """(machine?, reasons) for one click, or one open with `is_open` (`links_in_delivery`:
-    how many links the delivery holds, None when not recorded)."""
+    how many links the delivery holds, None when not recorded; `networks`: the published
+    scanner networks in force)."""
     reasons: list[str] = []
-    if is_bot_user_agent(ua) and not (
-        is_open and any(p in ua.lower() for p in _HUMAN_OPEN_PROXIES)
-    ):
-        reasons.append("bot_user_agent")
+    kind = user_agent_kind(ua)
+    if kind is not None and not (is_open and any(p in ua.lower() for p in _HUMAN_OPEN_PROXIES)):
+        reasons.append(kind)
     if method.upper() == "HEAD":
         reasons.append("head_request")
     if seconds_since_delivery is not None and seconds_since_delivery < TOO_FAST_SECONDS:
         reasons.append("too_fast")
     if burst_links_in_window >= _burst_threshold(links_in_delivery):
         reasons.append("burst")
-    if ip and in_scanner_network(ip):
+    if ip and networks is not None and networks.contains(ip):
         reasons.append("scanner_network")
     return bool(reasons), reasons
 

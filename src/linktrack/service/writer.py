@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from linktrack.adapters import store
+from linktrack.adapters import scanner_networks, store
 from linktrack.adapters.eventlog import EventLog
 from linktrack.core import actors, bots, events, rollups
 from linktrack.core.events import Event
@@ -92,8 +92,12 @@ class Writer:
         max_lag: float = 60.0,
         clock: Callable[[], float] = time.time,
         reporting: ReportingFeed | None = None,
+        networks: bots.ScannerNetworks | None = None,
     ) -> None:
         self.engine = engine
+        # The published scanner networks (adapters.scanner_networks: the shipped list
+        # unless the operator names their own).
+        self.networks = scanner_networks.load() if networks is None else networks
         self.reporting = ReportingFeed() if reporting is None else reporting
         self.log = log
         self.consumer = consumer
@@ -257,7 +261,7 @@ class Writer:
             d = found[e.delivery_id]
             return bots.verdict(
                 e.ua, e.method, e.ip, e.ts - d.sent_at, bursts.get(e.id, 0),
-                is_open=e.type == "open", links_in_delivery=d.links,
+                is_open=e.type == "open", links_in_delivery=d.links, networks=self.networks,
             )  # fmt: skip
 
         verdicts = {e.id: judge(e) for e in click_events}

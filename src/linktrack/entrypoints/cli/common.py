@@ -45,6 +45,17 @@ def add_service_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--public-url", help="base URL new workspaces track through")
 
 
+def check_scanner_networks(config: Config) -> None:
+    """A clear error, before anything starts, when LINKTRACK_SCANNER_NETWORKS names a file
+    that cannot be read or holds a line that is no network."""
+    from linktrack.adapters import scanner_networks
+
+    try:
+        scanner_networks.load(config.scanner_networks)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"LINKTRACK_SCANNER_NETWORKS: {exc}") from None
+
+
 def check_data_dir(config: Config) -> None:
     """A clear error, before anything starts, when the click log's directory cannot be
     written (a read-only volume, a file in the way): every click would be a 503."""

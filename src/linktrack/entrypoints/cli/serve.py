@@ -18,6 +18,7 @@ from linktrack.entrypoints.cli.common import (
     add_log_options,
     add_service_options,
     check_data_dir,
+    check_scanner_networks,
     config_from_args,
 )
 from linktrack.entrypoints.cli.supervisor import WriterProcess, watch_parent
@@ -44,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CliError("a webhook needs LINKTRACK_WEBHOOK_SECRET: receivers verify signatures")
     _check_tls(config)
     check_data_dir(config)
+    check_scanner_networks(config)
     _check_port(args.host, args.port)
     engine = make_engine(config.db_url)
     try:
@@ -226,6 +228,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
     if args.redis:
         config = replace(config, event_log="redis", redis_url=args.redis)
     check_data_dir(config)
+    check_scanner_networks(config)
     try:
         services = build(config, appender=False)
     except EventLogError as exc:  # another writer holds the click log
