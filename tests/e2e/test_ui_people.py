@@ -54,7 +54,10 @@ def test_people_search_person_activity_and_who_clicked(tmp_path: Path) -> None:
     with running(db_url, tmp_path) as server, chromium() as browser:
         ws, other = server.workspace("Acme"), server.workspace("Other")
         create_user(db_url, "ana@acme.test", ws["id"])
-        app, stranger = app_client(server, ws["app_api_key"]), app_client(server, other["app_api_key"])
+        app, stranger = (
+            app_client(server, ws["app_api_key"]),
+            app_client(server, other["app_api_key"]),
+        )
         track = httpx.Client(base_url=server.url, auth=(ws["site_id"], ws["track_api_key"]))
         assert track.put("/api/v1/customers/pat", json={
             "email": "pat@example.com", "first_name": "Pat", "plan": {"tier": "gold"},
