@@ -142,6 +142,18 @@ def test_track_toggle_and_tracked_checkbox_change_the_next_send(tmp_path: Path) 
         assert sent.status_code == 200, sent.text
         assert not any("/e/c/" in h for h in hrefs(app, sent.json()["delivery_id"]))
 
+        # A newsletter's contents have the same settings.
+        letter = app.post("/v1/newsletters", json={"name": "Monthly", "subject": "News",
+                                                   "body": BODY}).json()["newsletter"]  # fmt: skip
+        page.goto(f"{server.url}/ui/messages/newsletter/{letter['id']}/settings")
+        content = letter["contents"][0]
+        assert f"content {content['id']}" in page.locator(f"#message-{content['id']}").inner_text()
+        page.get_by_role("button", name="Stop tracking link 1").click()
+        page.wait_for_load_state()
+        shown = app.get(f"/v1/newsletters/{letter['id']}/contents/{content['id']}").json()
+        assert shown["content"]["body"] == BODY.replace('<a href="https://shop.example/a"',
+                                                        '<a class="untracked" href="https://shop.example/a"')  # fmt: skip
+
         # Another workspace's messages, and kinds that have no settings, are not found.
         theirs = stranger.post("/v1/transactional", json={"name": "X", "body": BODY}).json()
         for path in (

@@ -162,6 +162,9 @@ def test_people_search_person_activity_and_who_clicked(tmp_path: Path) -> None:
             answer = page.goto(f"{server.url}{path}")
             assert answer is not None and answer.status == 404, path
         check_page(page, "person-not-found")
+        for bad_link in ("", "abc", "-1"):
+            answer = page.goto(f"{server.url}/ui/people?clicked_link={bad_link}")
+            assert answer is not None and answer.status == 400, bad_link
         bad = page.goto(f"{server.url}/ui/people/{zed_person['cio_id']}?start=forged")
         assert bad is not None and bad.status == 404  # the person is looked up first
         page.goto(f"{server.url}/ui/people?q=nobody")

@@ -105,7 +105,9 @@ class PeoplePages:
     def _clickers(self, request: Request, viewer: Viewer) -> Response:
         q = request.query_params
         link_id = _positive(q.get("clicked_link"), "clicked_link")
-        link = store.link_refs(self.engine, viewer.workspace.id, [link_id or 0]).get(link_id or 0)
+        if link_id is None:
+            raise InputError("clicked_link must be a link's id")
+        link = store.link_refs(self.engine, viewer.workspace.id, [link_id]).get(link_id)
         if link is None:
             raise NotFoundError(f"no link {link_id} in this workspace")
         machine = q.get("machine") == "1"
