@@ -77,6 +77,17 @@ def parse_content(data: Any, *, creating: bool, what: str = "request body") -> d
     return out
 
 
+def update_content(db: store.Db, workspace: Workspace, message: Message, data: Any) -> Message:
+    """Change a transactional message's, an action's or a content's fields, validated as
+    `parse_content` does (the API's PUTs and the dashboard's settings page alike); the
+    channel of an action or content stays."""
+    fields = parse_content(data, creating=False)
+    if message.parent_id is not None and fields.get("channel", message.channel) != message.channel:
+        what = "content" if message.kind == "newsletter" else "action"
+        raise Unprocessable(f"the channel of {what} {message.id} cannot change")
+    return store.update_message(db, workspace.id, message.id, **fields)
+
+
 def _check_length(fields: Mapping[str, str], key: str, most: int, name: str = "") -> None:
     if len(fields.get(key, "")) > most:
         raise InputError(f"{name or key} must be at most {most} characters")

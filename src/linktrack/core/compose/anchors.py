@@ -47,11 +47,21 @@ def anchor_of(tag: htmlscan.StartTag, quote: str) -> Anchor:
     )
 
 
-def mark_html(
-    source: str, markers: Markers, liquid: bool
-) -> tuple[str, list[Anchor], list[tuple[int, int]]]:
-    """The source with each href value marked, its anchors, and the href values' spans."""
-    spans: list[tuple[int, int, Anchor]] = []
+@dataclass(frozen=True, slots=True)
+class SourceAnchor:
+    """An anchor of the template source: its start tag (offsets relative to `offset`), where
+    its href value is in the source, and its facts (`anchor.index` is not yet set)."""
+
+    tag: htmlscan.StartTag
+    offset: int
+    href_start: int
+    href_end: int
+    anchor: Anchor
+
+
+def source_anchors(source: str, liquid: bool) -> list[SourceAnchor]:
+    """The template's anchors with an href, in the order compose numbers them."""
+    found: list[SourceAnchor] = []
     markup = [m.span() for m in _LIQUID_MARKUP.finditer(source)] if liquid else []
     starts = [start for start, _ in markup]
     for tag, offset in _start_tags(source):
@@ -62,7 +72,15 @@ def mark_html(
             continue
         span = _anchor_span(tag, source, offset, liquid)
         if span is not None:
-            spans.append(span)
+            found.append(SourceAnchor(tag, offset, *span))
+    return found
+
+
+def mark_html(
+    source: str, markers: Markers, liquid: bool
+) -> tuple[str, list[Anchor], list[tuple[int, int]]]:
+    """The source with each href value marked, its anchors, and the href values' spans."""
+    spans = [(a.href_start, a.href_end, a.anchor) for a in source_anchors(source, liquid)]
     anchors: list[Anchor] = []
     out, last = [], 0
     for start, end, anchor in spans:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 
 from linktrack.adapters import store
 from linktrack.core.audience import parse_audience
-from linktrack.core.errors import InputError, NotFoundError, Unprocessable, require_object
+from linktrack.core.errors import InputError, NotFoundError, require_object
 from linktrack.core.model import Container, Message, Workspace
 from linktrack.entrypoints.api import reports
 from linktrack.entrypoints.api.common import (
@@ -32,7 +32,7 @@ from linktrack.entrypoints.api.common import (
 from linktrack.entrypoints.api.views import container_view, content_view, job_view
 from linktrack.service.bulk_sends import BulkSends
 from linktrack.service.campaigns import Campaigns, parse_trigger
-from linktrack.service.containers import Containers, parse_container, parse_content
+from linktrack.service.containers import Containers, parse_container, update_content
 
 # How error messages name a bad action (or content) id and job id: unchanged API wording.
 _ACTION_ID: Final = "part id"
@@ -97,11 +97,7 @@ class ContainersApi:
     def update_action(self, request: Request, data: Any) -> JSON:
         """Change an action's fields; its channel stays."""
         ws, found = self._container(request)
-        message = self._action(found, request)
-        fields = parse_content(data, creating=False)
-        if "channel" in fields and fields["channel"] != message.channel:
-            raise Unprocessable(f"the channel of {found.action_word} {message.id} cannot change")
-        updated = store.update_message(self.engine, ws.id, message.id, **fields)
+        updated = update_content(self.engine, ws, self._action(found, request), data)
         return JSON({found.action_word: content_view(updated)})
 
     @endpoint

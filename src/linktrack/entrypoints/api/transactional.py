@@ -22,7 +22,7 @@ from linktrack.entrypoints.api.common import (
     with_body,
 )
 from linktrack.entrypoints.api.views import content_view
-from linktrack.service.containers import parse_content
+from linktrack.service.containers import parse_content, update_content
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +55,7 @@ class TransactionalApi:
     @with_body
     def update(self, request: Request, data: Any) -> JSON:
         ws = app_workspace(self.engine, request)
-        message = self._message(ws, request)
-        fields = parse_content(data, creating=False)
-        updated = store.update_message(self.engine, ws.id, message.id, **fields)
+        updated = update_content(self.engine, ws, self._message(ws, request), data)
         return JSON({"transactional_message": content_view(updated)})
 
     @endpoint
