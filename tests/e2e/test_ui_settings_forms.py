@@ -39,6 +39,8 @@ def test_settings_forms(db_url: str, tmp_path: Path) -> None:
             nameless = ana.post("/ui/settings", data={"csrf_token": token, "section": "params",
                                                       "param_name_0": "", "param_value_0": "x"})  # fmt: skip
             assert nameless.status_code == 400 and "needs a name" in nameless.text
+            unknown = ana.post("/ui/settings", data={"csrf_token": token, "section": "keys"})
+            assert unknown.status_code == 400 and "no settings section" in unknown.text
             assert app.get("/v1/workspace/settings").json() == before
 
             # The Preview button without JavaScript: the page again, the URL in it, not saved.
@@ -114,3 +116,29 @@ def test_segment_forms(db_url: str, tmp_path: Path) -> None:
                 and "Nobody is in this segment" in page.text
             )
         assert theirs.get(f"/v1/segments/{segment}").status_code == 200
+
+
+def test_segment_members_paged(db_url: str, tmp_path: Path) -> None:
+    """50 members a page, by keyset: 51 people of a plan (a segment made through the API)."""
+    with running(db_url, tmp_path) as server:
+        ws = server.workspace("Acme")
+        create_user(db_url, "ana@acme.test", ws["id"])
+        track = httpx.Client(base_url=server.url, auth=(ws["site_id"], ws["track_api_key"]))
+        for n in range(51):
+            answer = track.put(f"/api/v1/customers/p{n:02}", json={"plan": "pro"})
+            assert answer.is_success, answer.text
+        app = app_client(server, ws["app_api_key"])
+        pro = {"attribute": {"field": "plan", "operator": "eq", "value": "pro"}}
+        segment = app.post("/v1/segments", json={"name": "Pro", "conditions": pro})
+        path = f"/ui/segments/{segment.json()['segment']['id']}"
+        members = re.compile(r'<tr><th scope="row">(p[0-9]+)</th>')
+        ana, _ = _client(server.url, "ana@acme.test")
+        with closing(ana), closing(track):
+            first = ana.get(path).text
+            assert members.findall(first) == [f"p{n:02}" for n in range(50)]
+            assert "Conditions (made through the API)" in first and ">51</div>" in first
+            (start,) = re.findall(r'\?start=([0-9]+)" rel="next"', first)
+            second = ana.get(f"{path}?start={start}").text
+            assert members.findall(second) == ["p50"] and 'rel="next"' not in second
+            listing = ana.get("/ui/segments").text
+            assert '<td class="num">51</td>' in listing

@@ -26,6 +26,7 @@ from linktrack.entrypoints.api.views import settings_view
 from linktrack.entrypoints.ui.auth import Form, Refused, Viewer
 from linktrack.entrypoints.ui.context import Ui
 from linktrack.entrypoints.ui.settings_form import (
+    SECTIONS,
     ParamRow,
     posted_rows,
     preview,
@@ -97,6 +98,10 @@ class SettingsPage:
     def change(self, request: Request, viewer: Viewer, form: Form) -> Response:
         """One section's form: saved, previewed, or given another empty row."""
         section = form.get("section", "")
+        if section not in SECTIONS:
+            raise Refused(
+                400, f"no settings section {section[:40]!r}: one of {', '.join(SECTIONS)}"
+            )
         action = form.get("action", "save")
         rows = posted_rows(form) if section == "params" else None
         if action == "add" and rows is not None:
