@@ -22,10 +22,10 @@ from linktrack.adapters import store
 from linktrack.core.errors import InputError, StoreError
 from linktrack.core.model import API_KEY_KINDS, Workspace
 from linktrack.core.settings import TrackingSettings, changed_settings
-from linktrack.entrypoints.api.views import settings_view
 from linktrack.entrypoints.ui.auth import Form, Refused, Viewer
 from linktrack.entrypoints.ui.context import Ui
 from linktrack.entrypoints.ui.settings_form import (
+    SAMPLE_HREF,
     SECTIONS,
     ParamRow,
     posted_rows,
@@ -81,7 +81,8 @@ class SettingsPage:
             "settings.html",
             status=status,
             title="Workspace settings",
-            view=settings_view(settings),
+            sample_href=SAMPLE_HREF,
+            warnings=settings.warnings(),  # what GET /v1/workspace/settings answers with
             shown={**settings.to_dict(), **(shown or {})},
             rows=[*rows, *[ParamRow("", "")] * EMPTY_ROWS],
             errors=errors or {},
