@@ -6,7 +6,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from linktrack.core.errors import SPACES
+from linktrack.core.errors import SPACES, InputError, Unprocessable
+from linktrack.core.liquid import TemplateError, compile_liquid
 
 _HOST = re.compile(
     r"[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?(:[0-9]{1,5})?|\[[0-9a-fA-F:]+\](:[0-9]{1,5})?"
@@ -93,3 +94,19 @@ class TrackingSettings:
             if (domain or name == "tracking_domain") and not _HOST.fullmatch(domain):
                 raise SettingsError(f"{name} must be a host name (optionally with :port)")
         return cls(**values)
+
+
+def changed_settings(base: TrackingSettings, data: dict[str, Any]) -> TrackingSettings:
+    """`data` merged over `base`, validated as every writer of settings validates them
+    (the API's PUT and the dashboard): a bad document is a 400, a URL parameter whose
+    Liquid does not compile a 422."""
+    try:
+        settings = TrackingSettings.from_dict(data, base=base)
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        for name, value in settings.url_params.items():
+            compile_liquid(value, f"URL parameter {name}")
+    except TemplateError as exc:
+        raise Unprocessable(str(exc)) from None
+    return settings

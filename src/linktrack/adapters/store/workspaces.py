@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,17 @@ _BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
 def hash_key(key: str) -> str:
     """The stored form of an API key: keys are never kept in clear."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredApiKey:
+    """An API key as stored: never the key, only its SHA-256."""
+
+    id: int
+    workspace_id: int
+    kind: str  # "app" or "track"
+    key_hash: str
+    created_at: float
 
 
 def _workspace(row: sa.Row[Any]) -> Workspace:
@@ -61,6 +73,34 @@ def create_api_key(db: Db, workspace_id: int, kind: str) -> str:
             workspace_id=workspace_id, kind=kind, key_hash=hash_key(key), created_at=time.time()
         ),
     )
+    return key
+
+
+def list_api_keys(db: Db, workspace_id: int) -> list[StoredApiKey]:
+    """A workspace's API keys (their hashes), oldest first."""
+    query = (
+        sa.select(api_keys)
+        .where(api_keys.c.workspace_id == workspace_id)
+        .order_by(api_keys.c.created_at, api_keys.c.id)
+    )
+    return every(db, query, lambda row: record(StoredApiKey, row))
+
+
+def revoke_api_key(db: Db, workspace_id: int, key_id: int) -> StoredApiKey:
+    """Delete one of the workspace's API keys (at once: requests with it are refused); the
+    workspace keeps at least one key of each kind. Another workspace's key is a 404."""
+    with transaction(db) as conn:
+        # Locked: two revocations at once must not both see the other key still there.
+        query = sa.select(api_keys).where(api_keys.c.workspace_id == workspace_id).with_for_update()
+        keys = {k.id: k for k in every(conn, query, lambda row: record(StoredApiKey, row))}
+        key = keys.get(key_id)
+        if key is None:
+            raise NotFoundError(f"no API key {key_id} in this workspace")
+        if sum(1 for k in keys.values() if k.kind == key.kind) == 1:
+            raise ConflictError(
+                f"cannot revoke the only {key.kind} API key: create another one first"
+            )
+        conn.execute(sa.delete(api_keys).where(api_keys.c.id == key_id))
     return key
 
 

@@ -9,9 +9,8 @@ from typing import Any
 from starlette.requests import Request
 
 from linktrack.adapters import store
-from linktrack.core.errors import InputError, Unprocessable, require_object
-from linktrack.core.liquid import TemplateError, compile_liquid
-from linktrack.core.settings import SettingsError, TrackingSettings
+from linktrack.core.errors import require_object
+from linktrack.core.settings import changed_settings
 from linktrack.entrypoints.api.common import JSON, app_workspace, endpoint, with_body
 from linktrack.entrypoints.api.views import settings_view, signing_key_view
 from linktrack.service.keys import KeyStore
@@ -38,15 +37,7 @@ class WorkspaceApi:
         ws = app_workspace(self.engine, request)
         data = require_object(data, "settings")
         data = {k: v for k, v in data.items() if k != "warnings"}  # GET's answer, sent back
-        try:
-            settings = TrackingSettings.from_dict(data, base=self.sender.settings_of(ws))
-        except SettingsError as exc:
-            raise InputError(str(exc)) from None
-        try:
-            for name, value in settings.url_params.items():
-                compile_liquid(value, f"URL parameter {name}")
-        except TemplateError as exc:
-            raise Unprocessable(str(exc)) from None
+        settings = changed_settings(self.sender.settings_of(ws), data)
         store.put_settings(self.engine, ws.id, settings.to_dict())
         return JSON(settings_view(settings))
 
