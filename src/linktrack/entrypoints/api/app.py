@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from linktrack.bootstrap import Services
 from linktrack.entrypoints.api.campaigns import CampaignTriggerApi, ContainersApi, SendJobsApi
@@ -29,7 +30,6 @@ from linktrack.entrypoints.api.segments import SegmentsApi
 from linktrack.entrypoints.api.track import TrackApi
 from linktrack.entrypoints.api.transactional import TransactionalApi
 from linktrack.entrypoints.api.workspace import WorkspaceApi
-from linktrack.entrypoints.ui import build_ui
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,13 +228,12 @@ async def _to_dashboard(request: Request) -> Response:
     return RedirectResponse("/ui/", status_code=303)
 
 
-def build_api(services: Services) -> Starlette:
-    """The App API and Track API over `services`, and the dashboard at `/ui`, as one app."""
-    everything: list[BaseRoute] = [
-        *routes(services),
-        Route("/", _to_dashboard),
-        Mount("/ui", app=build_ui(services)),
-    ]
+def build_api(services: Services, *, dashboard: ASGIApp | None = None) -> Starlette:
+    """The App API and Track API over `services`, as one app; with `dashboard`, that app
+    at `/ui` too (and `/` leads there)."""
+    everything: list[BaseRoute] = [*routes(services)]
+    if dashboard is not None:
+        everything += [Route("/", _to_dashboard), Mount("/ui", app=dashboard)]
     return Starlette(
         routes=everything,
         exception_handlers={HTTPException: _on_http_error, Exception: _on_crash},

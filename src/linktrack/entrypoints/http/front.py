@@ -251,6 +251,7 @@ def create_app() -> TrackingFront:
     """uvicorn's app factory: configuration comes from `LINKTRACK_*` variables."""
     from linktrack.bootstrap import Config, build
     from linktrack.entrypoints.api import build_api
+    from linktrack.entrypoints.ui import build_ui
 
     services = build(Config.from_env())
-    return TrackingFront(services, build_api(services))
+    return TrackingFront(services, build_api(services, dashboard=build_ui(services)))
