@@ -35,6 +35,7 @@ from linktrack.adapters.store.deliveries import (
     ping,
     queued_deliveries,
     release_scheduled,
+    sample_delivery,
     set_delivery_settings,
 )
 from linktrack.adapters.store.devices import delete_device, devices_of, upsert_device
@@ -253,6 +254,7 @@ __all__ = [
     "resolve_links",
     "retire_signing_key",
     "rotate_signing_key",
+    "sample_delivery",
     "save_checkpoint",
     "save_first_times",
     "save_pair_first_times",
