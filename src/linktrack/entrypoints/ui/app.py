@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from linktrack.bootstrap import Services
-from linktrack.entrypoints.ui import messages
+from linktrack.entrypoints.ui import messages, report
 from linktrack.entrypoints.ui.auth import SESSION_COOKIE, SESSION_SECONDS, Guard, LoginPages
 from linktrack.entrypoints.ui.context import Ui
 from linktrack.entrypoints.ui.render import Pages
@@ -29,7 +29,7 @@ from linktrack.service.accounts import Accounts
 STATIC: Final = Path(__file__).parent / "static"
 
 
-PAGES: Final = (messages,)
+PAGES: Final = (messages, report)
 
 
 def _client_of(trust_proxy: bool) -> Callable[[Request], str]:
