@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 from test_ui_login import PASSWORD, create_user
+from test_ui_login import log_in as ui_log_in
 
 from browser import SCREENSHOTS, check_page, chromium, log_in
 from server import Mailbox, Server, app_client, poll, running
@@ -121,6 +122,7 @@ def test_report_in_the_browser(tmp_path: Path) -> None:
             _check_switches(page, server.url, path, metric)
             _check_actions(page, app, campaign, sale_action)
             _check_clickmap(page, server.url, path, app, campaign, sale_action)
+            _check_empty(page, server.url, app)
             _check_refused(browser, server.url, path)
 
 
@@ -224,6 +226,18 @@ def _check_clickmap(
     check_page(page, "report-clickmap")
 
 
+def _check_empty(page: Any, url: str, app: httpx.Client) -> None:
+    """A message sent to nobody yet: its empty states, still accessible."""
+    made = app.post("/v1/transactional", json={"name": "Welcome", "subject": "Hi",
+                                               "body": SALE, "from": "s@example.com"})  # fmt: skip
+    message = made.json()["transactional_message"]["id"]
+    page.goto(f"{url}/ui/messages/transactional/{message}")
+    assert page.get_by_text("Nothing was sent yet: send it").is_visible()
+    assert page.get_by_text("No tracked links yet").is_visible()
+    assert page.locator("svg rect.bar").count() == 0 and page.locator("svg line.grid").count() > 1
+    check_page(page, "report-empty")
+
+
 def _check_refused(browser: Any, url: str, path: str) -> None:
     page = browser.new_page()
     log_in(page, url, "olu@other.test", PASSWORD)
@@ -232,3 +246,58 @@ def _check_refused(browser: Any, url: str, path: str) -> None:
         assert answer is not None and answer.status == 404, target
     check_page(page, "report-not-found")
     page.close()
+
+
+TEMPLATE = """<html lang="en"><head><title>Receipt</title></head><body>
+<p>Thanks {{ customer.first_name }}: <a href="https://shop.example.com/orders">your orders</a>
+<img src="https://cdn.example.com/logo.png" alt="Shop"></p></body></html>"""
+
+
+def test_report_pages_over_http(db_url: str, tmp_path: Path) -> None:
+    """A transactional message before and after its send, the click map's documents,
+    and every bad address a clear 4xx (another kind's id, a bad action or period)."""
+    with Mailbox() as mailbox, running(db_url, tmp_path, smtp_port=mailbox.port) as server:
+        ws = server.workspace("Acme")
+        create_user(db_url, "ana@acme.test", ws["id"])
+        app = app_client(server, ws["app_api_key"])
+        made = app.post("/v1/transactional", json={"name": "Receipt", "subject": "Receipt",
+                                                   "body": TEMPLATE, "from": "s@example.com"})  # fmt: skip
+        message = made.json()["transactional_message"]["id"]
+        path = f"/ui/messages/transactional/{message}"
+        with httpx.Client(base_url=server.url, timeout=30) as web:
+            assert web.get(path).status_code == 303  # to the login page
+            assert ui_log_in(web, "ana@acme.test", PASSWORD).status_code == 303
+            empty = web.get(path)
+            assert empty.status_code == 200 and "Nothing was sent yet" in empty.text
+            assert "The template (nothing was sent yet" in empty.text
+            template = web.get(f"{path}/clickmap")
+            assert template.headers["content-security-policy"].startswith("default-src 'none'")
+            # The template, inert; its links have no rows before a send, so no badges yet.
+            assert 'href="#">your orders</a>\n<img' in template.text
+            assert '<span class="lt-badge' not in template.text
+            sent = app.post("/v1/send/email", json={"transactional_message_id": message,
+                            "to": "ada@example.com", "identifiers": {"id": "ada"}})  # fmt: skip
+            assert sent.status_code == 200, sent.text
+            mailbox.wait(1)
+            after = web.get(f"{path}/clickmap").text
+            # The delivery's body: its tracked link badged (no clicks yet), its pixel gone.
+            assert '<a href="#">your orders</a><span class="lt-badge lt-zero"' in after
+            assert "/e/o/" not in after and "/e/c/" not in after
+            assert 'src="https://cdn.example.com/logo.png"' in after
+            page = web.get(path)
+            assert "The message as sent to one recipient" in page.text
+            assert "https://shop.example.com/orders" in page.text
+            campaign = app.post("/v1/campaigns", json={"name": "C", "trigger_event": "e",
+                "actions": [{"subject": "S", "body": "<p>x</p>"}]}).json()["campaign"]  # fmt: skip
+            action = campaign["actions"][0]["id"]
+            for wrong, status in (
+                ("/ui/messages/podcast/1", 404),
+                ("/ui/messages/transactional/x1", 404),
+                (f"/ui/messages/transactional/{action}", 404),  # a campaign's action
+                (f"/ui/messages/broadcast/{campaign['id']}", 404),
+                (f"/ui/messages/campaign/{campaign['id']}?action=abc", 400),
+                (f"/ui/messages/campaign/{campaign['id']}?action={message}", 404),
+                (f"{path}?period=years", 400),
+                (f"/ui/messages/campaign/{campaign['id']}?action={action}", 200),
+            ):
+                assert web.get(wrong).status_code == status, wrong
