@@ -35,6 +35,7 @@ from linktrack.adapters.store.deliveries import (
     ping,
     queued_deliveries,
     release_scheduled,
+    sample_delivery,
     set_delivery_settings,
 )
 from linktrack.adapters.store.devices import delete_device, devices_of, upsert_device
@@ -280,6 +281,7 @@ __all__ = [
     "retire_signing_key",
     "revoke_api_key",
     "rotate_signing_key",
+    "sample_delivery",
     "save_checkpoint",
     "save_first_times",
     "save_pair_first_times",

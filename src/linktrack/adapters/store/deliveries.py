@@ -254,6 +254,21 @@ def list_deliveries(
         return _with_links(conn, conn.execute(query).all())
 
 
+def sample_delivery(db: Db, workspace_id: int, message_ids: Sequence[int]) -> Delivery | None:
+    """The newest delivery of the messages whose body is still kept (the click map's sample)."""
+    d = deliveries.c
+    query = (
+        sa.select(deliveries)
+        .where(d.workspace_id == workspace_id, d.message_id.in_(list(message_ids)))
+        .where(d.body.is_not(None))
+        .order_by(d.created_at.desc(), d.id)
+        .limit(1)
+    )
+    with transaction(db) as conn:
+        rows = conn.execute(query).all()
+        return _with_links(conn, rows)[0] if rows else None
+
+
 def delivery_backlog(db: Db) -> dict[str, int]:
     """How many deliveries wait to be sent and how many failed, across workspaces."""
     with transaction(db) as conn:

@@ -14,7 +14,6 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -22,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from linktrack.adapters import store
 from linktrack.core import model
 from linktrack.core.errors import InputError, NotFoundError, Unprocessable
+from linktrack.core.series import PERIODS, series_steps
 from linktrack.entrypoints.api.common import (
     JSON,
     NOT_A_START,
@@ -32,11 +32,6 @@ from linktrack.entrypoints.api.common import (
     positive_int,
 )
 from linktrack.entrypoints.api.views import activity_view, person_view
-
-_PERIODS: Final = ("hours", "days", "weeks", "months")
-# Customer.io's bounds of a link series: at most 24 hours, 45 days, 12 weeks, 121 months.
-_MAX_STEPS: Final = {"hours": 24, "days": 45, "weeks": 12, "months": 121}
-_DEFAULT_STEPS: Final = {**_MAX_STEPS, "months": 12}
 
 
 def metrics(engine: store.Engine, message_ids: list[int]) -> JSON:
@@ -49,8 +44,8 @@ def link_metrics(engine: store.Engine, request: Request, message_ids: list[int])
     """Each link's click series and total (Customer.io's shape): `period`, `steps`, `unique`."""
     q = request.query_params
     period = q.get("period", "days")
-    if period not in _PERIODS:
-        raise InputError(f"period must be one of {', '.join(_PERIODS)}")
+    if period not in PERIODS:
+        raise InputError(f"period must be one of {', '.join(PERIODS)}")
     steps = series_steps(period, q.get("steps"))
     unique = q.get("unique", "false").lower()
     if unique not in ("true", "false"):
@@ -60,29 +55,12 @@ def link_metrics(engine: store.Engine, request: Request, message_ids: list[int])
             store.link_series(
                 conn,
                 message_ids,
-                period,  # type: ignore[arg-type]  # checked against _PERIODS above
+                period,  # type: ignore[arg-type]  # checked against PERIODS above
                 steps,
                 unique == "true",
                 time.time(),
             )
         )
-
-
-def series_steps(period: str, value: str | None) -> int:
-    """How many `period`s a series holds, as Customer.io counts them.
-
-    Absent: the period's maximum (12 for months). `0`: the maximum. At least 2
-    (`steps=1` is the last two periods); more than the maximum is the maximum.
-    """
-    if value is None:
-        return _DEFAULT_STEPS[period]
-    if not (value.isascii() and value.isdigit()):
-        raise InputError("steps must be an integer, 0 or more")
-    digits = value.lstrip("0") or "0"
-    steps = int(digits) if len(digits) <= 6 else _MAX_STEPS[period]
-    if steps == 0:
-        return _MAX_STEPS[period]
-    return min(max(steps, 2), _MAX_STEPS[period])
 
 
 def top_links(engine: store.Engine, message_ids: list[int]) -> JSON:

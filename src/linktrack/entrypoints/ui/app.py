@@ -20,7 +20,14 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from linktrack.bootstrap import Services
-from linktrack.entrypoints.ui import message_settings, messages, people, segments, settings
+from linktrack.entrypoints.ui import (
+    message_settings,
+    messages,
+    people,
+    report,
+    segments,
+    settings,
+)
 from linktrack.entrypoints.ui.auth import SESSION_COOKIE, SESSION_SECONDS, Guard, LoginPages
 from linktrack.entrypoints.ui.context import Ui
 from linktrack.entrypoints.ui.render import Pages
@@ -29,7 +36,7 @@ from linktrack.service.accounts import Accounts
 STATIC: Final = Path(__file__).parent / "static"
 
 
-PAGES: Final = (messages, people, message_settings, settings, segments)
+PAGES: Final = (messages, report, message_settings, people, settings, segments)
 
 
 def _client_of(trust_proxy: bool) -> Callable[[Request], str]:
