@@ -301,3 +301,18 @@ def test_workspaces_and_their_keys_from_the_command_line(tmp_path: Path) -> None
     forged = subprocess.run([sys.executable, "-m", "linktrack.entrypoints.cli", "decode", link],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert forged.returncode == 1  # without --db: the development key, which did not sign it
+
+
+def test_an_operators_scanner_networks_file_is_checked_at_start(tmp_path: Path) -> None:
+    from server import free_port
+
+    bad = tmp_path / "nets.txt"
+    bad.write_text("# ours\n198.51.100.0/24\nnot-a-network\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "linktrack.entrypoints.cli", "serve", "--port", str(free_port()),
+         "--db", f"sqlite:///{tmp_path}/a.db", "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "LINKTRACK_SCANNER_NETWORKS": str(bad)},
+    )  # fmt: skip
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"{bad} line 3: 'not-a-network' is not a network" in out.stderr

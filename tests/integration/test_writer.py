@@ -676,3 +676,19 @@ def test_a_restored_log_takes_new_clicks_after_a_checkpoint_past_its_copy(
         restored.dispose()
     assert ids == sorted([f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)]
                          + [f"c{i}" for i in range(3)])  # fmt: skip
+
+
+def test_the_writer_judges_by_the_operators_scanner_networks(engine: Engine, tmp_path: Path) -> None:
+    from linktrack.adapters import scanner_networks
+
+    ours = tmp_path / "nets.txt"
+    ours.write_text("# our own gateway, checked 2026-12-04\n198.51.100.0/24\n")
+    w = make_world(engine, n_deliveries=2)
+    log = MemoryEventLog()
+    writer = Writer(engine, log, networks=scanner_networks.load(ours))
+    log.extend([w.click(0, 0, T0 + 3600, ip="198.51.100.9", event_id="ours"),
+                w.click(1, 0, T0 + 3600, ip="40.107.10.10", event_id="eop")])  # fmt: skip
+    writer.run_once()
+    got = {c.event_id: (c.machine, list(c.machine_reasons)) for c in rows(engine, clicks)}
+    # The operator's list replaces the shipped one.
+    assert got == {"ours": (True, ["scanner_network"]), "eop": (False, [])}

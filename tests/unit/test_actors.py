@@ -112,3 +112,17 @@ def test_links_opened_into_tabs_are_no_walk() -> None:
     assert judge_actors(tabs, {"d": 5}) == {}
     paced = [seen(f"p{i}", i, 500.0 + 1.2 * i) for i in range(4)]
     assert set(judge_actors(paced, {"d": 5})) == {"p0", "p1", "p2", "p3"}
+
+
+def test_only_new_clicks_make_a_rule_fire() -> None:
+    """A replay sees only stored clicks: nothing fires, whatever they show."""
+    walk = [Seen(f"s{i}", "d", i, 10.0 + 1.2 * i, CHROME, "20.40.1.9", False, new=False)
+            for i in range(4)]  # fmt: skip
+    check = Seen("check", "d", 1, 100.0, CHROME, "148.163.130.4", False, new=False)
+    person = Seen("person", "d", 1, 100.9, SAFARI, "73.1.2.3", False, new=False)
+    assert judge_actors([*walk, check, person], {"d": 4}) == {}
+    # One new click in the walk, or in the pair, and the rule fires for the stored ones.
+    assert set(judge_actors([*walk[:3], seen("s3", 3, 13.6)], {"d": 4})) == {
+        "s0", "s1", "s2", "s3"}  # fmt: skip
+    assert judge_actors([check, seen("person", 1, 100.9, ip="73.1.2.3", ua=SAFARI)], {"d": 4}) == {
+        "check": ["time_of_click"]}  # fmt: skip

@@ -18,6 +18,11 @@ in the `REVISION_SECONDS` before and after them:
   actor is a time-of-click check (Proofpoint, Mimecast, Safe Links fetch the
   URL from their network right before they let the person through).
 
+Only a batch's new clicks can make a rule fire (a walk with a new click in it, a
+pair with a new click in it), and a click is a witness by its own signals, never
+by what these rules made it: so the rules give the same answer whatever order
+the clicks were stored in, and a replay of stored clicks revises nothing.
+
 Pure: the writer gathers the clicks (`Seen`) and revises what this finds.
 """
 
@@ -45,6 +50,7 @@ PAIR_SECONDS: Final = 1.5
 # How far from a batch's clicks stored clicks are read and may be revised: a
 # verdict can change only this long after a click was stored (README).
 REVISION_SECONDS: Final = 300.0
+REASONS: Final = frozenset({"actor_scan", "time_of_click"})  # the reasons these rules give
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +63,8 @@ class Seen:
     ts: float
     user_agent: str
     ip: str | None
-    machine: bool  # the click's own verdict (core.bots.verdict)
+    machine: bool  # the click's own signals say machine (core.bots.verdict; not these rules)
+    new: bool = True  # in the batch being stored (not stored before)
 
 
 @lru_cache(maxsize=8192)
@@ -117,7 +124,9 @@ def _scanners(items: list[Seen], threshold: int) -> list[str]:
         walking = sorted(c.ts for c in clicks if spans[c.event_id] >= threshold)
         if walking and _paced(walking):
             lo, hi = min(walking) - REVISION_SECONDS, max(walking) + REVISION_SECONDS
-            out.extend(c.event_id for c in clicks if lo <= c.ts <= hi and not c.machine)
+            near = [c for c in clicks if lo <= c.ts <= hi]
+            if any(c.new for c in near):  # what was stored was judged when it was stored
+                out.extend(c.event_id for c in near if not c.machine)
     return out
 
 
@@ -137,7 +146,8 @@ def _checked_before(items: list[Seen]) -> list[str]:
         clicks.sort(key=lambda c: (c.ts, c.event_id))
         for first, then in itertools.pairwise(clicks):
             if (
-                then.ts - first.ts <= PAIR_SECONDS
+                (first.new or then.new)
+                and then.ts - first.ts <= PAIR_SECONDS
                 and not first.machine
                 and not then.machine
                 and actor_of(first.user_agent, first.ip) != actor_of(then.user_agent, then.ip)

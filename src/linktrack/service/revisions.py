@@ -23,27 +23,40 @@ def judge(
 ) -> tuple[Reasons, Reasons]:
     """(reasons the rules add to the batch's clicks, stored human clicks to revise with
     all their reasons). A tap an app reported (source sdk) is neither judged nor a witness."""
-    batch_ids = {e.id for e in clicks}
+    # A batch event already stored (a replay, a redelivery) is seen as its stored row.
+    stored = {r.event_id: r for r in nearby if r.source != "sdk"}
+    fresh = [e for e in clicks if e.id not in stored and e.src != "sdk"]
     seen = [
         actors.Seen(e.id, e.delivery_id, e.link_id or e.href, e.ts, e.ua, e.ip, verdicts[e.id][0])
-        for e in clicks
-        if e.src != "sdk"
+        for e in fresh
     ]
-    stored = {r.event_id: r for r in nearby if r.event_id not in batch_ids and r.source != "sdk"}
     seen += [
         actors.Seen(
-            r.event_id, r.delivery_id, r.link_id or r.href, r.ts, r.user_agent, r.ip, r.machine
+            r.event_id,
+            r.delivery_id,
+            r.link_id or r.href,
+            r.ts,
+            r.user_agent,
+            r.ip,
+            _own_signals(r.machine_reasons),
+            new=False,
         )
         for r in stored.values()
     ]
     extra = actors.judge_actors(seen, {d.id: d.links for d in found.values()})
-    added = {event_id: why for event_id, why in extra.items() if event_id in batch_ids}
+    fresh_ids = {e.id for e in fresh}
+    added = {event_id: why for event_id, why in extra.items() if event_id in fresh_ids}
     revised = {
         event_id: stored[event_id].machine_reasons + why
         for event_id, why in extra.items()
         if event_id in stored and not stored[event_id].machine
     }
     return added, revised
+
+
+def _own_signals(reasons: Sequence[str]) -> bool:
+    """Whether a stored click's own signals made it machine (not the actor rules)."""
+    return any(reason not in actors.REASONS for reason in reasons)
 
 
 def revise(
