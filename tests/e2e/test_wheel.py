@@ -51,6 +51,11 @@ def test_the_wheel_installs_in_a_clean_venv_and_serves_the_demo(tmp_path: Path) 
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").json() == {"status": "ok"}
         doc = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
         assert "/v1/send/email" in doc["paths"]
+        # The dashboard's templates and static files came with the wheel.
+        login = httpx.get(f"http://127.0.0.1:{port}/ui/login")
+        assert login.status_code == 200 and "Log in" in login.text
+        css = httpx.get(f"http://127.0.0.1:{port}/ui/static/app.css")
+        assert css.status_code == 200 and "linktrack dashboard" in css.text
     finally:
         os.killpg(serve.pid, 15)
         out, _ = serve.communicate(timeout=30)
@@ -59,3 +64,9 @@ def test_the_wheel_installs_in_a_clean_venv_and_serves_the_demo(tmp_path: Path) 
     where = subprocess.run([str(python), "-c", "import linktrack; print(linktrack.__file__)"],
                            capture_output=True, text=True, cwd=tmp_path, timeout=60)  # fmt: skip
     assert str(tmp_path / "venv") in where.stdout, where.stdout
+    # And the shipped scanner networks list (package data the writer reads).
+    nets = subprocess.run(
+        [str(python), "-c", "from linktrack.adapters import scanner_networks as s; "
+         "print(len(s.load()))"], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert nets.returncode == 0 and int(nets.stdout) >= 8, nets.stdout + nets.stderr
