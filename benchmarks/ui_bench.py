@@ -32,10 +32,12 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from linktrack.adapters import store
 from linktrack.adapters.store import make_engine, migrate
 from linktrack.adapters.store.schema import clicks
+from linktrack.core.segments import ClickedLink, MessageRef
 from linktrack.service.accounts import Accounts
 from metrics_bench import fill, newsletter_of
 
@@ -107,19 +109,33 @@ def first_link(client: httpx.Client, page: str, pattern: str) -> str | None:
     return found.group(1) if found else None
 
 
-def pages(client: httpx.Client, newsletter_id: int, cio_id: str) -> list[str]:
-    """The dashboard's pages, the report and person pages found as a user finds them."""
+def pages(client: httpx.Client, newsletter_id: int, cio_id: str, segment_id: int) -> list[str]:
+    """The dashboard's pages, the report, who-clicked and person pages found as a user
+    finds them."""
     report = first_link(client, "/ui/messages", r"/ui/messages/[a-z_]+/\d+")
+    report = report or f"/ui/messages/newsletter/{newsletter_id}"
+    clickers = first_link(client, report, r"/ui/people\?clicked_link=\d+")
     person = first_link(client, "/ui/people", r"/ui/people/[A-Za-z0-9_-]+")
     return [
         "/ui/messages",
         "/ui/messages?machine=1",
-        report or f"/ui/messages/newsletter/{newsletter_id}",
+        report,
+        f"{report}?period=hours",
+        f"{report}/clickmap",
+        f"{report}/settings",
+        clickers or "/ui/people?clicked_link=1",
         "/ui/people",
         person or f"/ui/people/{cio_id}",
         "/ui/segments",
+        f"/ui/segments/{segment_id}",
         "/ui/settings",
     ]
+
+
+def bench_segment(engine: Engine, ws_id: int, newsletter_id: int) -> int:
+    """A segment of the newsletter's page-1 clickers (metrics_bench's first segment)."""
+    rule = ClickedLink(MessageRef("newsletter", newsletter_id), "https://example.com/page-1*")
+    return store.create_segment(engine, ws_id, "Bench: page-1 clickers", "", rule).id
 
 
 def timed(client: httpx.Client, path: str, requests: int) -> str:
@@ -160,6 +176,7 @@ def main() -> None:
         ws_id, message_id = fill(engine, args.clicks, args.deliveries)
         newsletter_id = newsletter_of(engine, ws_id, message_id)
         email = bench_user(engine, ws_id)
+        segment_id = bench_segment(engine, ws_id, newsletter_id)
         with engine.connect() as conn:
             n = conn.execute(sa.select(sa.func.count()).select_from(clicks)
                              .where(clicks.c.message_id == message_id)).scalar_one()  # fmt: skip
@@ -168,7 +185,7 @@ def main() -> None:
     print(f"store: {url.split(':', 1)[0]}, {n:,} clicks of {args.deliveries:,} deliveries")
     with serving(url, workdir) as base, httpx.Client(base_url=base, timeout=60) as client:
         log_in(client, email)
-        for path in pages(client, newsletter_id, f"b{ws_id}x{0:08d}"):
+        for path in pages(client, newsletter_id, f"b{ws_id}x{0:08d}", segment_id):
             print(f"ui: {path} {n:,} clicks: {timed(client, path, args.requests)}", flush=True)
 
 

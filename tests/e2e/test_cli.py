@@ -223,8 +223,8 @@ def test_version_and_migrate_with_its_dry_run(tmp_path: Path, db_url: str) -> No
                 ("0001",)
             ]
         done = run("migrate", "--db", db_url)
-        assert done.returncode == 0 and "from 0001 to 0009" in done.stdout, done.stderr
-        assert "is current (0009)" in run("migrate", "--db", db_url).stdout
+        assert done.returncode == 0 and "from 0001 to 0010" in done.stdout, done.stderr
+        assert "is current (0010)" in run("migrate", "--db", db_url).stdout
         assert "current, nothing to run" in run("migrate", "--db", db_url, "--dry-run").stdout
     finally:
         engine.dispose()

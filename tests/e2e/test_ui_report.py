@@ -112,6 +112,8 @@ def test_report_in_the_browser(tmp_path: Path) -> None:
             assert page.get_by_role("heading", name="Spring sale", level=1).is_visible()
             _check_numbers(page, metric, api_links)
             _check_chart(page)
+            settings = page.get_by_role("link", name="Tracking settings")
+            assert settings.get_attribute("href") == f"{path}/settings"
             page.frame_locator("iframe.clickmap").locator(".lt-badge").first.wait_for()
             check_page(page, "report")
             # Chromium leaves an out-of-process frame blank in full-page shots: the click

@@ -75,12 +75,24 @@ def human_click_counts(db: Db, workspace_id: int, person_ids: Collection[int]) -
     if not person_ids:
         return {}
     c = clicks.c
-    query = (
-        sa.select(c.person_id, sa.func.count())
-        .where(c.person_id.in_(list(person_ids)), c.workspace_id == workspace_id, ~c.machine)
-        .group_by(c.person_id)
-    )
     with transaction(db) as conn:
+        # The workspace's own people first (primary-key reads), then their clicks by the
+        # (person_id, ts) index: a workspace_id test on clicks would make SQLite read
+        # the workspace's clicks by (workspace_id, ts) instead (180 ms at 1 M clicks).
+        own = list(
+            conn.execute(
+                sa.select(people.c.id).where(
+                    people.c.id.in_(list(person_ids)), people.c.workspace_id == workspace_id
+                )
+            ).scalars()
+        )
+        if not own:
+            return {}
+        query = (
+            sa.select(c.person_id, sa.func.count())
+            .where(c.person_id.in_(own), ~c.machine)
+            .group_by(c.person_id)
+        )
         return {int(pk): int(n) for pk, n in conn.execute(query)}
 
 

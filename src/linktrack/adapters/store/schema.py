@@ -151,6 +151,8 @@ people = sa.Table(
     _ts("updated_at"),
     sa.UniqueConstraint("workspace_id", "external_id"),
     sa.UniqueConstraint("workspace_id", "email"),
+    # The dashboard's People list: a workspace's people newest first, a page at a time.
+    sa.Index(None, "workspace_id", "id"),
 )
 
 messages = sa.Table(
