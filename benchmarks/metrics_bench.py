@@ -82,13 +82,29 @@ def _existing(engine: Engine, name: str) -> tuple[int, int] | None:
     return (row[0], row[1]) if row else None
 
 
+def _stored_clicks(engine: Engine, message_id: int) -> int:
+    """Clicks the writer stored for the bench message (from the rollup: no scan)."""
+    with engine.connect() as conn:
+        total = conn.execute(
+            sa.text("SELECT COALESCE(SUM(clicks_total), 0) FROM link_stats WHERE message_id = :m"),
+            {"m": message_id},
+        ).scalar_one()
+    return int(total)
+
+
 def fill(engine: Engine, n_clicks: int, n_deliveries: int) -> tuple[int, int]:
     """Create the workspace, message, links, people, deliveries and clicks; return ids."""
     name = _name(n_clicks, n_deliveries)
     found = _existing(engine, name)
-    if found:
+    if found and _stored_clicks(engine, found[1]) >= n_clicks:
         print(f"fill: reusing the store filled earlier ({name})")
         return found
+    if found:  # a fill that was stopped part way: set it aside, fill again
+        print(f"fill: an earlier fill of {name} stopped at "
+              f"{_stored_clicks(engine, found[1]):,} clicks; filling again")  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE workspaces SET name = :n WHERE id = :id"),
+                         {"n": f"{name}-unfinished-{found[0]}", "id": found[0]})  # fmt: skip
     rng = random.Random(42)
     ws = store.create_workspace(engine, name)
     m = store.create_message(engine, ws.id, kind="newsletter", channel="email", name="Bench")
