@@ -4,7 +4,9 @@ and revise stored clicks the batch showed to be a machine's (`core.actors`,
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 
 from linktrack.adapters import store
 from linktrack.core import actors, revision
@@ -26,6 +28,11 @@ def judge(
     # A batch event already stored (a replay, a redelivery) is seen as its stored row.
     stored = {r.event_id: r for r in nearby if r.source != "sdk"}
     fresh = [e for e in clicks if e.id not in stored and e.src != "sdk"]
+    # Only deliveries where a new click has another within the revision window can make
+    # a rule fire: the rest (most of them: one click, or clicks far apart) are skipped.
+    near = _crowded(fresh, stored.values())
+    fresh = [e for e in fresh if e.delivery_id in near]
+    stored = {k: r for k, r in stored.items() if r.delivery_id in near}
     seen = [
         actors.Seen(e.id, e.delivery_id, e.link_id or e.href, e.ts, e.ua, e.ip, verdicts[e.id][0])
         for e in fresh
@@ -52,6 +59,28 @@ def judge(
         if event_id in stored and not stored[event_id].machine
     }
     return added, revised
+
+
+def _crowded(fresh: Sequence[Event], stored: Iterable[store.NearbyClick]) -> set[str]:
+    """Deliveries where some new click has another click within REVISION_SECONDS."""
+    times: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for e in fresh:
+        times[e.delivery_id].append((e.ts, True))
+    if not times:
+        return set()
+    for r in stored:
+        if r.delivery_id in times:
+            times[r.delivery_id].append((r.ts, False))
+    out = set()
+    for delivery_id, items in times.items():
+        if len(items) < 2:
+            continue
+        items.sort()
+        for (a, a_new), (b, b_new) in itertools.pairwise(items):
+            if (a_new or b_new) and b - a <= actors.REVISION_SECONDS:
+                out.add(delivery_id)
+                break
+    return out
 
 
 def _own_signals(reasons: Sequence[str]) -> bool:
